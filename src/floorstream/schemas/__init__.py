@@ -1,0 +1,93 @@
+"""The external contract as code: topics, events, line settings and their JSON Schemas.
+
+Pure: imports only the standard library and pydantic. The MQTT gateway calls
+`validate_message` and writes `Event.to_kafka_value` (or a `DeadLetter`); processors call
+`parse_kafka_value`; the HTTP API takes `LineSettings`.
+"""
+
+from floorstream.schemas.errors import InvalidMessage, SchemaError
+from floorstream.schemas.events import (
+    EVENT_BY_KIND,
+    MODEL_BY_KIND,
+    ROUTING_FIELDS,
+    Event,
+    EventPayload,
+    MachineEvent,
+    MachinePayload,
+    MaterialEvent,
+    MaterialPayload,
+    OrderEvent,
+    OrderPayload,
+    PeopleEvent,
+    PeoplePayload,
+    ProductionEvent,
+    ProductionPayload,
+    parse_kafka_value,
+    route,
+)
+from floorstream.schemas.jsonschema import export_json_schemas, json_schemas
+from floorstream.schemas.line_settings import Break, LineSettings, Shift
+from floorstream.schemas.topics import (
+    DLQ_TOPIC,
+    EVENTS_TOPIC,
+    MQTT_SHARED_SUBSCRIPTION,
+    MQTT_SUBSCRIPTION,
+    MQTT_TOPIC_PREFIX,
+    SHARED_SUBSCRIPTION_GROUP,
+    TopicAddress,
+    parse_topic,
+)
+from floorstream.schemas.types import (
+    MAX_PAYLOAD_BYTES,
+    DeadLetterReason,
+    Kind,
+    MachineState,
+    MaterialAction,
+    OrderAction,
+    PeopleAction,
+)
+from floorstream.schemas.validation import DeadLetter, validate_message
+
+__all__ = [
+    "DLQ_TOPIC",
+    "EVENTS_TOPIC",
+    "EVENT_BY_KIND",
+    "MAX_PAYLOAD_BYTES",
+    "MODEL_BY_KIND",
+    "MQTT_SHARED_SUBSCRIPTION",
+    "MQTT_SUBSCRIPTION",
+    "MQTT_TOPIC_PREFIX",
+    "ROUTING_FIELDS",
+    "SHARED_SUBSCRIPTION_GROUP",
+    "Break",
+    "DeadLetter",
+    "DeadLetterReason",
+    "Event",
+    "EventPayload",
+    "InvalidMessage",
+    "Kind",
+    "LineSettings",
+    "MachineEvent",
+    "MachinePayload",
+    "MachineState",
+    "MaterialAction",
+    "MaterialEvent",
+    "MaterialPayload",
+    "OrderAction",
+    "OrderEvent",
+    "OrderPayload",
+    "PeopleAction",
+    "PeopleEvent",
+    "PeoplePayload",
+    "ProductionEvent",
+    "ProductionPayload",
+    "SchemaError",
+    "Shift",
+    "TopicAddress",
+    "export_json_schemas",
+    "json_schemas",
+    "parse_kafka_value",
+    "parse_topic",
+    "route",
+    "validate_message",
+]
