@@ -1,0 +1,28 @@
+"""Errors of the runtime: settings, embedded servers, migrations, supervision.
+
+Tree::
+
+    RuntimeFailure
+    ├── ConfigurationError    a setting or environment variable is missing or invalid
+    │   └── InvalidMqttUrl    (mqtt_url.py) not mqtt[s]://[user:pass@]host:port
+    ├── ServerStartError      an embedded server did not start or did not answer in time
+    └── MigrationError        a migration file failed to apply
+"""
+
+from __future__ import annotations
+
+
+class RuntimeFailure(Exception):
+    """Root of the runtime's errors."""
+
+
+class ConfigurationError(RuntimeFailure):
+    """A setting or environment variable is missing or invalid."""
+
+
+class ServerStartError(RuntimeFailure):
+    """An embedded server did not start or did not answer in time."""
+
+
+class MigrationError(RuntimeFailure):
+    """A migration file failed to apply."""

@@ -1,0 +1,129 @@
+"""Typed, frozen settings, one object per service.
+
+Read from the environment (``FLOORSTREAM_*``) at a service's entry point only, then passed
+down; command-line options override the environment. Nothing else in the code reads
+``os.environ``.
+
+A setting that is missing where a service needs it (say, ``FLOORSTREAM_DATABASE_URL`` for the
+API started on its own) is a configuration error at start-up, not a failure later.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from floorstream.services.runtime.errors import ConfigurationError
+
+LogFormat = Literal["text", "json"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+Environment = Literal["development", "production"]
+
+_MQTT_URL = re.compile(r"^mqtts?://(?:[^:@/\s]+(?::[^@/\s]*)?@)?[^:@/\s]+:\d{1,5}/?$")
+_HOST_PORT = re.compile(r"^[^:,\s]+:\d{1,5}$")
+
+
+def _mqtt_url(value: str | None) -> str | None:
+    if value is not None and not _MQTT_URL.match(value):
+        raise ValueError("expected mqtt://[user:pass@]host:port")
+    return value
+
+
+def _bootstrap(value: str | None) -> str | None:
+    if value is not None and not all(_HOST_PORT.match(part) for part in value.split(",")):
+        raise ValueError("expected host:port[,host:port]")
+    return value
+
+
+def _database_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError("expected postgresql://…")
+    return value
+
+
+MqttUrl = Annotated[str | None, AfterValidator(_mqtt_url)]
+KafkaBootstrap = Annotated[str | None, AfterValidator(_bootstrap)]
+DatabaseUrl = Annotated[str | None, AfterValidator(_database_url)]
+
+
+class CommonSettings(BaseSettings):
+    """What every service reads: where the servers are and how to log."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FLOORSTREAM_", frozen=True, extra="ignore", validate_default=True
+    )
+
+    mqtt_url: MqttUrl = Field(default=None, description="mqtt://[user:pass@]host:port")
+    kafka_bootstrap: KafkaBootstrap = Field(default=None, description="host:port[,host:port]")
+    database_url: DatabaseUrl = Field(default=None, description="postgresql://…")
+    environment: Environment = "development"
+    log_level: LogLevel = "info"
+    log_format: LogFormat = "text"
+
+    def require_mqtt(self) -> str:
+        return _required(self.mqtt_url, "FLOORSTREAM_MQTT_URL")
+
+    def require_kafka(self) -> str:
+        return _required(self.kafka_bootstrap, "FLOORSTREAM_KAFKA_BOOTSTRAP")
+
+    def require_database(self) -> str:
+        return _required(self.database_url, "FLOORSTREAM_DATABASE_URL")
+
+
+def _required(value: str | None, variable: str) -> str:
+    if value is None:
+        raise ConfigurationError(
+            f"{variable} is not set: a service started on its own needs it "
+            "(`floorstream up` sets it for the services it starts)"
+        )
+    return value
+
+
+class ApiSettings(CommonSettings):
+    """The HTTP API and board pages."""
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    bootstrap_token: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _no_insecure_default_in_production(self) -> ApiSettings:
+        token = self.bootstrap_token
+        if self.environment == "production" and token is not None and len(token) < 24:
+            raise ValueError("FLOORSTREAM_BOOTSTRAP_TOKEN must be at least 24 characters")
+        return self
+
+
+class GatewaySettings(CommonSettings):
+    """The MQTT→Kafka ingest gateway."""
+
+    gateway_client_id: str = Field(default="floorstream-gateway", min_length=1, max_length=64)
+    gateway_shared_group: str = Field(default="floorstream", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    gateway_shared_subscription: bool = True
+    gateway_max_in_flight: int = Field(default=10_000, ge=1, le=65_535)  # MQTT receive maximum
+    gateway_batch_size: int = Field(default=500, ge=1, le=100_000)
+    gateway_linger_ms: int = Field(default=5, ge=0, le=10_000)
+    kafka_idempotence: bool = False
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+
+
+class ProcessorSettings(CommonSettings):
+    """The Kafka→PostgreSQL stream processors."""
+
+    processor_group: str = Field(default="floorstream-efficiency", min_length=1, max_length=128)
+    processor_batch_max: int = Field(default=5_000, ge=1, le=1_000_000)
+    processor_batch_ms: int = Field(default=200, ge=1, le=60_000)
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+
+
+class SimulatorSettings(CommonSettings):
+    """The simulated factory."""
+
+
+class UpSettings(CommonSettings):
+    """`floorstream up`: the servers it is pointed at (none started for those) and the token."""
+
+    bootstrap_token: SecretStr | None = None
