@@ -1,0 +1,170 @@
+"""The message source on paho-mqtt 2.x: a persistent session with manual acknowledgements.
+
+- MQTT v5 with a shared subscription (``$share/floorstream/floor/v1/#``), so N gateways split the
+  load; ``clean_start=False`` and a session expiry, so a restarted gateway gets what arrived
+  while it was away; ``Receive Maximum`` bounds the messages the broker sends unacknowledged.
+- With a broker that has no shared subscriptions (amqtt), MQTT 3.1.1 with ``clean_session=False``
+  and a plain subscription: run one gateway only.
+- paho's network thread calls ``on_message``; messages reach the event loop in batches through
+  ``call_soon_threadsafe``. Each connection is a new *session number*: an acknowledgement
+  carries the packet id of one connection and is dropped if that connection is gone.
+- On every (re)connect it subscribes again, so it resubscribes after a broker restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from floorstream.ingest.metrics import GatewayMetrics
+from floorstream.ingest.types import Delivery
+from floorstream.schemas import MQTT_SUBSCRIPTION
+
+log = logging.getLogger(__name__)
+
+SESSION_EXPIRY_S = 7 * 24 * 3600
+KEEPALIVE_S = 30
+
+
+class MqttSource:
+    """`MessageSource` on paho-mqtt."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        metrics: GatewayMetrics,
+        *,
+        client_id: str,
+        shared_group: str,
+        shared: bool,
+        receive_maximum: int,
+        loop: asyncio.AbstractEventLoop,
+        username: str | None = None,
+        password: str | None = None,
+        tls: bool = False,
+    ) -> None:
+        self._host, self._port = host, port
+        self._credentials = (username, password) if username is not None else None
+        self._tls = tls
+        self._metrics = metrics
+        self._loop = loop
+        self._shared = shared
+        self._subscription = (
+            f"$share/{shared_group}/{MQTT_SUBSCRIPTION}" if shared else MQTT_SUBSCRIPTION
+        )
+        self._receive_maximum = min(receive_maximum, 65_535)
+        self._session = 0
+        self._batch: list[Delivery] = []
+        self._batch_lock = threading.Lock()
+        self._deliver: Callable[[list[Delivery]], None] | None = None
+        self._client = self._make_client(client_id)
+        self._was_connected = False
+
+    def _make_client(self, client_id: str) -> mqtt.Client:
+        protocol = mqtt.MQTTv5 if self._shared else mqtt.MQTTv311
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=protocol,
+            manual_ack=True,
+            clean_session=None if self._shared else False,
+        )
+        if self._credentials is not None:
+            client.username_pw_set(*self._credentials)
+        if self._tls:
+            client.tls_set()
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.max_inflight_messages_set(100)
+        client.max_queued_messages_set(0)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def start(self, deliver: Callable[[list[Delivery]], None]) -> None:
+        self._deliver = deliver
+        kwargs: dict[str, Any] = {}
+        if self._shared:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = SESSION_EXPIRY_S
+            properties.ReceiveMaximum = self._receive_maximum
+            kwargs = {"clean_start": False, "properties": properties}
+        self._client.connect_async(self._host, self._port, keepalive=KEEPALIVE_S, **kwargs)
+        self._client.loop_start()
+
+    def ack(self, delivery: Delivery) -> None:
+        if delivery.session == self._session:
+            self._client.ack(delivery.mid, 1)
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # paho's network thread below
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.warning("mqtt broker refused the connection: %s", reason)
+            return
+        self._session += 1
+        self._metrics.mqtt_connected.set(1)
+        client.subscribe(self._subscription, qos=1)
+        if self._was_connected:
+            log.warning("reconnected to the mqtt broker; resubscribed to %s", self._subscription)
+        else:
+            log.info(
+                "connected to mqtt %s:%d, subscribed to %s",
+                self._host,
+                self._port,
+                self._subscription,
+            )
+        self._was_connected = True
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._metrics.mqtt_connected.set(0)
+        if reason.is_failure:
+            log.warning("lost the mqtt broker (%s); reconnecting", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:  # brokers should refuse these; dead-lettered if one does not
+            topic = message._topic.decode("utf-8", "replace")
+        delivery = Delivery(topic, bytes(message.payload), message.mid, self._session)
+        if message.qos == 0:  # nothing to acknowledge; counted and forwarded all the same
+            delivery.session = -1
+        with self._batch_lock:
+            self._batch.append(delivery)
+            first = len(self._batch) == 1
+        if first:
+            self._loop.call_soon_threadsafe(self._flush)
+
+    def _flush(self) -> None:
+        with self._batch_lock:
+            batch, self._batch = self._batch, []
+        if batch and self._deliver is not None:
+            self._deliver(batch)

@@ -1,0 +1,74 @@
+"""The gateway's vocabulary and its two small interfaces: where messages come from, where
+records go.
+
+Errors::
+
+    IngestError
+    └── SinkClosed    the record sink was stopped while a record still waited for Kafka
+
+Policy for bad input: a message that breaks the contract is never dropped and never stops the
+gateway; it becomes a dead-letter record (``floor.events.dlq.v1``) with the reason, and is
+acknowledged to MQTT only once that record is on Kafka, like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class IngestError(Exception):
+    """Root of the gateway's errors."""
+
+
+class SinkClosed(IngestError):
+    """The record sink was stopped while a record still waited for Kafka."""
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One MQTT message, from its arrival until its acknowledgement.
+
+    ``session`` numbers the MQTT connection it arrived on: an acknowledgement is only meaningful
+    on that connection (after a reconnect the broker redelivers what was not acknowledged).
+    """
+
+    topic: str
+    payload: bytes
+    mid: int
+    session: int
+    received_at: float = 0.0
+    done: bool = field(default=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What goes to Kafka for one delivery."""
+
+    topic: str
+    key: bytes
+    value: bytes
+
+
+class MessageSource(Protocol):
+    """The MQTT side: messages arrive through a callback; each is acknowledged once, in order."""
+
+    def start(self, deliver: Callable[[list[Delivery]], None]) -> None:
+        """Connect and subscribe; ``deliver`` is called on the event loop with each batch."""
+
+    def ack(self, delivery: Delivery) -> None:
+        """Acknowledge a delivery to the broker (no-op if its session has ended)."""
+
+    def stop(self) -> None:
+        """Disconnect, leaving unacknowledged messages to the broker for redelivery."""
+
+
+class RecordSink(Protocol):
+    """The Kafka side: a record is submitted, and ``on_durable`` runs once Kafka has it."""
+
+    async def submit(self, record: Record, on_durable: Callable[[], None]) -> None:
+        """Hand a record over; may wait (backpressure). Retries until Kafka acknowledges."""
+
+    async def stop(self) -> None:
+        """Flush what can be flushed and close."""

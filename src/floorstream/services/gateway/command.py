@@ -1,0 +1,99 @@
+"""`floorstream gateway`: the MQTT→Kafka ingest gateway, and its one wiring point."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from floorstream.services.runtime.service import run_service
+from floorstream.services.runtime.settings import GatewaySettings
+
+log = logging.getLogger("floorstream.gateway")
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "gateway",
+        help="run the MQTT → Kafka ingest gateway",
+        description="Subscribe to floor/v1/# (shared subscription $share/floorstream/..., so "
+        "several gateways split the load) and put every valid event on floor.events.v1, every "
+        "invalid one on floor.events.dlq.v1 with its reason. A message is acknowledged to MQTT "
+        "only once Kafka has it. Needs FLOORSTREAM_MQTT_URL and FLOORSTREAM_KAFKA_BOOTSTRAP.",
+    )
+    parser.add_argument(
+        "--client-id",
+        help="MQTT client id; each gateway needs its own, kept "
+        "across restarts (default floorstream-gateway, env "
+        "FLOORSTREAM_GATEWAY_CLIENT_ID)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus metrics on this port "
+        "(default 0 = off, env FLOORSTREAM_METRICS_PORT)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="log as readable text (default) or one JSON object per line",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = {
+        "gateway_client_id": args.client_id,
+        "metrics_port": args.metrics_port,
+        "log_format": args.log_format,
+    }
+    settings = GatewaySettings(**{k: v for k, v in overrides.items() if v is not None})
+    settings.require_mqtt()
+    settings.require_kafka()
+    return run_service("gateway", settings, lambda stop: serve(settings, stop))
+
+
+async def serve(
+    settings: GatewaySettings, stop: asyncio.Event, *, registry: CollectorRegistry | None = None
+) -> None:
+    """Open the gateway's resources, run it until ``stop``, close them in reverse."""
+    from prometheus_client import start_http_server
+
+    from floorstream.ingest.kafka_sink import KafkaSink
+    from floorstream.ingest.metrics import GatewayMetrics
+    from floorstream.ingest.mqtt_source import MqttSource
+    from floorstream.ingest.pipeline import Gateway
+    from floorstream.services.runtime.kafka_topics import ensure_topics_when_reachable
+    from floorstream.services.runtime.mqtt_url import parse_mqtt_url
+
+    registry = registry if registry is not None else CollectorRegistry()
+    metrics = GatewayMetrics.create(registry)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr="127.0.0.1", registry=registry)
+    kafka = settings.require_kafka()
+    if not await ensure_topics_when_reachable(kafka, stop):
+        return
+    sink = KafkaSink(
+        kafka, metrics, linger_ms=settings.gateway_linger_ms, idempotence=settings.kafka_idempotence
+    )
+    if not await sink.start(stop):
+        return
+    address = parse_mqtt_url(settings.require_mqtt())
+    source = MqttSource(
+        address.host,
+        address.port,
+        metrics,
+        username=address.username,
+        password=address.password,
+        tls=address.tls,
+        client_id=settings.gateway_client_id,
+        shared_group=settings.gateway_shared_group,
+        shared=settings.gateway_shared_subscription,
+        receive_maximum=settings.gateway_max_in_flight,
+        loop=asyncio.get_running_loop(),
+    )
+    log.info("gateway started (client id %s)", settings.gateway_client_id)
+    await Gateway(source, sink, metrics).run(stop)

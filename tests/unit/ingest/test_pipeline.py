@@ -1,0 +1,126 @@
+"""The delivery protocol against fakes: acknowledged only once durable, in arrival order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from floorstream.ingest import pipeline
+from floorstream.ingest.metrics import GatewayMetrics
+from floorstream.ingest.pipeline import Gateway
+from floorstream.schemas import DLQ_TOPIC, EVENTS_TOPIC
+from tests.support.fakes import FakeSink, FakeSource
+
+TOPIC = "floor/v1/f1/l1/press/machine"
+VALID = b'{"event_id": "m-1", "ts": "2026-11-02T06:00:00+08:00", "state": "running"}'
+
+
+@dataclass
+class Running:
+    gateway: Gateway
+    source: FakeSource
+    sink: FakeSink
+    registry: CollectorRegistry
+    stop: asyncio.Event
+
+    def metric(self, name: str, **labels: str) -> float:
+        value = self.registry.get_sample_value(name, labels)
+        return value if value is not None else 0.0
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def running() -> AsyncIterator[Running]:
+    registry = CollectorRegistry()
+    source, sink, stop = FakeSource(), FakeSink(), asyncio.Event()
+    gateway = Gateway(
+        source,
+        sink,
+        GatewayMetrics.create(registry),
+        wall_clock=lambda: datetime(2026, 11, 2, tzinfo=UTC),
+    )
+    task = asyncio.create_task(gateway.run(stop))
+    await settle()
+    yield Running(gateway, source, sink, registry, stop)
+    stop.set()
+    await task
+
+
+async def test_a_valid_event_is_acknowledged_only_once_kafka_has_it(running: Running) -> None:
+    running.source.publish(TOPIC, VALID)
+    await settle()
+    [record] = running.sink.records
+    assert (record.topic, record.key) == (EVENTS_TOPIC, b"f1/l1")
+    value = json.loads(record.value)
+    assert value | {"factory": "f1", "line": "l1", "station": "press", "kind": "machine"} == value
+    assert running.source.acked == []
+    assert running.metric("floorstream_gateway_in_flight") == 1
+    running.sink.make_durable(0)
+    assert running.source.acked == [1]
+    assert running.metric("floorstream_gateway_produced_total") == 1
+    assert running.metric("floorstream_gateway_in_flight") == 0
+
+
+async def test_acknowledgements_keep_arrival_order(running: Running) -> None:
+    for _ in range(3):
+        running.source.publish(TOPIC, VALID)
+    await settle()
+    running.sink.make_durable(2)
+    running.sink.make_durable(1)
+    assert running.source.acked == []
+    running.sink.make_durable(0)
+    assert running.source.acked == [1, 2, 3]
+
+
+async def test_an_invalid_message_is_dead_lettered_with_its_reason(running: Running) -> None:
+    running.source.publish(TOPIC, b"not json")
+    running.source.publish(TOPIC, VALID)
+    await settle()
+    dead, valid = running.sink.records
+    assert (dead.topic, dead.key) == (DLQ_TOPIC, TOPIC.encode())
+    body = json.loads(dead.value)
+    assert body["reason"] == "not_json" and body["topic"] == TOPIC
+    assert valid.topic == EVENTS_TOPIC  # the gateway goes on
+    running.sink.make_durable(0)
+    running.sink.make_durable(1)
+    assert running.source.acked == [1, 2]
+    assert running.metric("floorstream_gateway_dead_lettered_total", reason="not_json") == 1
+
+
+async def test_stop_acknowledges_what_became_durable_and_leaves_the_rest(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "DRAIN_TIMEOUT_S", 0.01)
+    running.source.publish(TOPIC, VALID)
+    running.source.publish(TOPIC, VALID)
+    await settle()
+    running.sink.make_durable(0)
+    running.stop.set()
+    await asyncio.sleep(0.05)
+    assert running.source.acked == [1]  # the second is redelivered by the broker
+    assert running.source.stopped and running.sink.stopped
+
+
+async def test_a_full_sink_holds_back_later_messages_unacknowledged() -> None:
+    registry = CollectorRegistry()
+    source, sink, stop = FakeSource(), FakeSink(capacity=2), asyncio.Event()
+    task = asyncio.create_task(Gateway(source, sink, GatewayMetrics.create(registry)).run(stop))
+    await settle()
+    for _ in range(5):
+        source.publish(TOPIC, VALID)
+    await settle()
+    assert len(sink.records) == 2
+    assert registry.get_sample_value("floorstream_gateway_in_flight") == 5
+    assert source.acked == []
+    stop.set()
+    await task
