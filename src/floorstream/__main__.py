@@ -1,0 +1,5 @@
+import sys
+
+from floorstream.cli import main
+
+sys.exit(main())

@@ -1,0 +1,38 @@
+"""The API's one wiring point: settings and resources in, a FastAPI app out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+import floorstream
+from floorstream.services.api.errors import install_error_handlers
+from floorstream.services.api.routes import health, lines
+from floorstream.services.runtime.database import open_database
+from floorstream.services.runtime.settings import ApiSettings
+
+
+def create_app(settings: ApiSettings, *, registry: CollectorRegistry | None = None) -> FastAPI:
+    """The app; it opens the database pool (migrated) on start-up and closes it on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_database(settings.require_database()) as pool:
+            app.state.pool = pool
+            yield
+
+    app = FastAPI(
+        title="floorstream",
+        version=floorstream.__version__,
+        lifespan=lifespan,
+        description="Line efficiency (OEE) and live floor state of factory lines.",
+    )
+    app.state.settings = settings
+    app.state.registry = registry if registry is not None else CollectorRegistry()
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(lines.router, prefix="/api/v1")
+    return app

@@ -1,0 +1,50 @@
+"""`floorstream api`: the HTTP API and board pages."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from floorstream.services.runtime.logs import configure_logging
+from floorstream.services.runtime.settings import ApiSettings
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "api",
+        help="serve the HTTP API and the kanban board pages",
+        description="Serve the HTTP API (/api/v1), the board pages and /healthz, /readyz, "
+        "/metrics. Needs FLOORSTREAM_DATABASE_URL.",
+    )
+    parser.add_argument(
+        "--host", help="address to listen on (default 127.0.0.1, env FLOORSTREAM_API_HOST)"
+    )
+    parser.add_argument(
+        "--port", type=int, help="port to listen on (default 8000, env FLOORSTREAM_API_PORT)"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="log as readable text (default) or one JSON object per line",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from floorstream.services.api.app import create_app
+
+    overrides = {"api_host": args.host, "api_port": args.port, "log_format": args.log_format}
+    settings = ApiSettings(**{k: v for k, v in overrides.items() if v is not None})
+    settings.require_database()
+    configure_logging(settings.log_level, settings.log_format, name="api")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+    return 0
