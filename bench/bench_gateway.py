@@ -1,0 +1,191 @@
+"""Gateway throughput: valid events/s from MQTT QoS 1 onto Kafka, one gateway and then two,
+as a ratio against a bare paho-mqtt QoS 1 receive loop measured in the same run.
+
+Method, the same for each contender: its persistent session is created, the broker is loaded
+with N messages queued for it, then it is started and timed from the first message received to
+the last one done (for a gateway: acknowledged by Kafka, read from its /metrics). Each contender
+runs in its own process. Real servers: the embedded Mosquitto and Tansu brokers.
+
+    python bench/bench_gateway.py [--events 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from floorstream.services.runtime.embedded.process import free_port
+from floorstream.services.runtime.embedded.stack import EmbeddedStack, Endpoints, StackPlan
+from floorstream.services.runtime.mqtt_url import parse_mqtt_url
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results.json"
+
+
+def preload(url: str, count: int) -> None:
+    """Publish ``count`` valid machine events over 200 lines, every PUBACK awaited."""
+    address = parse_mqtt_url(url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect(address.host, address.port)
+    client.loop_start()
+    infos = []
+    for i in range(count):
+        payload = json.dumps(
+            {
+                "event_id": f"e{i}",
+                "ts": "2026-11-02T06:00:00+08:00",
+                "state": "running" if i % 2 else "idle",
+            }
+        ).encode()
+        infos.append(client.publish(f"floor/v1/bench/l{i % 200}/press/machine", payload, qos=1))
+    for info in infos:
+        info.wait_for_publish(600)
+    client.disconnect()
+    client.loop_stop()
+
+
+def bare_loop(stack: Endpoints, count: int) -> float:
+    client_id, group = f"bare-{uuid.uuid4().hex[:6]}", f"b{uuid.uuid4().hex[:6]}"
+    argv = [
+        sys.executable,
+        str(HERE / "bare_receiver.py"),
+        stack.mqtt_url,
+        client_id,
+        group,
+        str(count),
+    ]
+    subprocess.run([*argv, "--prepare"], check=True, capture_output=True)
+    preload(stack.mqtt_url, count)
+    result = json.loads(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)
+    assert result["received"] >= count, result
+    return count / float(result["seconds"])
+
+
+def _metric(port: int, name: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:  # noqa: S310
+        text = response.read().decode()
+    match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    return float(match[1]) if match else 0.0
+
+
+def _start_gateways(
+    stack: Endpoints, ids: list[str], group: str, ports: list[int], log: Path
+) -> list[subprocess.Popen[bytes]]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FLOORSTREAM_")}
+    processes = []
+    for client_id, port in zip(ids, ports, strict=True):
+        env = base | {
+            "FLOORSTREAM_MQTT_URL": stack.mqtt_url,
+            "FLOORSTREAM_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
+            "FLOORSTREAM_GATEWAY_CLIENT_ID": client_id,
+            "FLOORSTREAM_GATEWAY_SHARED_GROUP": group,
+            "FLOORSTREAM_METRICS_PORT": str(port),
+        }
+        with log.open("ab") as output:
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "floorstream", "gateway"],
+                    env=env,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    return processes
+
+
+def _wait(predicate: object, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if predicate():  # type: ignore[operator]
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark step timed out")
+        time.sleep(0.01)
+
+
+def gateways(stack: Endpoints, count: int, how_many: int, log: Path) -> float:
+    ids = [f"gw-bench-{uuid.uuid4().hex[:6]}" for _ in range(how_many)]
+    group, ports = f"g{uuid.uuid4().hex[:6]}", [free_port() for _ in range(how_many)]
+    processes = _start_gateways(stack, ids, group, ports, log)  # 1. sessions to queue into
+    _wait(lambda: all(_metric(p, "floorstream_gateway_mqtt_connected") == 1 for p in ports), 60)
+    time.sleep(0.5)
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+    preload(stack.mqtt_url, count)  # 2. the load, queued by the broker
+    processes = _start_gateways(stack, ids, group, ports, log)  # 3. drain it, timed
+    try:
+        _wait(lambda: sum(_metric(p, "floorstream_gateway_received_total") for p in ports) > 0, 120)
+        first = time.perf_counter()
+        _wait(
+            lambda: sum(_metric(p, "floorstream_gateway_produced_total") for p in ports) >= count,
+            600,
+        )
+        return count / (time.perf_counter() - first)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=50_000, help="events per run (50,000)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        with EmbeddedStack(StackPlan(Path(folder), durable=False)) as stack:
+            log = Path(folder) / "gateway.log"
+            print(
+                f"gateway benchmark: {args.events:,} events, {os.cpu_count()} cores, "  # noqa: T201
+                f"mqtt {stack.mqtt_flavour}"
+            )
+            bare = bare_loop(stack, args.events)
+            one = gateways(stack, args.events, 1, log)
+            two = gateways(stack, args.events, 2, log)
+    rows = [
+        ("bare paho QoS 1 receive loop (baseline)", bare, 1.0),
+        ("one gateway, MQTT -> Kafka acked", one, one / bare),
+        ("two gateways, shared subscription", two, two / bare),
+    ]
+    for name, rate, ratio in rows:
+        print(f"  {name:42s} {rate:10,.0f} events/s  {ratio:5.2f}x baseline")  # noqa: T201
+    print(f"  two gateways / one gateway: {two / one:.2f}x")  # noqa: T201
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results["gateway"] = {
+        "figure": round(one),
+        "unit": "events/s",
+        "baseline": round(bare),
+        "ratio": round(one / bare, 3),
+        "two_gateways": round(two),
+        "two_over_one": round(two / one, 3),
+        "conditions": {
+            "events": args.events,
+            "cores": os.cpu_count(),
+            "lines": 200,
+            "mqtt": str(stack.mqtt_flavour),
+            "kafka": "tansu (embedded)",
+        },
+    }
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
