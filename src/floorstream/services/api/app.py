@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
 import floorstream
 from floorstream.services.api.errors import install_error_handlers
@@ -31,7 +31,11 @@ def create_app(settings: ApiSettings, *, registry: CollectorRegistry | None = No
         description="Line efficiency (OEE) and live floor state of factory lines.",
     )
     app.state.settings = settings
-    app.state.registry = registry if registry is not None else CollectorRegistry()
+    if registry is None:
+        registry = CollectorRegistry()
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+    app.state.registry = registry
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(lines.router, prefix="/api/v1")
