@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from floorstream.services.runtime.logs import configure_logging
+from floorstream.services.runtime.options import add_log_format, settings_with
 from floorstream.services.runtime.settings import ApiSettings
 
 
@@ -22,11 +23,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--port", type=int, help="port to listen on (default 8000, env FLOORSTREAM_API_PORT)"
     )
-    parser.add_argument(
-        "--log-format",
-        choices=["text", "json"],
-        help="log as readable text (default) or one JSON object per line",
-    )
+    add_log_format(parser)
     parser.set_defaults(run=run)
 
 
@@ -35,8 +32,9 @@ def run(args: argparse.Namespace) -> int:
 
     from floorstream.services.api.app import create_app
 
-    overrides = {"api_host": args.host, "api_port": args.port, "log_format": args.log_format}
-    settings = ApiSettings(**{k: v for k, v in overrides.items() if v is not None})
+    settings = settings_with(
+        ApiSettings, api_host=args.host, api_port=args.port, log_format=args.log_format
+    )
     settings.require_database()
     configure_logging(settings.log_level, settings.log_format, name="api")
     uvicorn.run(

@@ -9,6 +9,7 @@ from typing import Any
 
 from floorstream.services.runtime.database import open_database
 from floorstream.services.runtime.kafka_topics import ensure_topics_when_reachable
+from floorstream.services.runtime.options import add_log_format, settings_with
 from floorstream.services.runtime.service import run_service
 from floorstream.services.runtime.settings import ProcessorSettings
 
@@ -27,17 +28,14 @@ def register(subparsers: Any) -> None:
         help="Kafka consumer group (default floorstream-efficiency, "
         "env FLOORSTREAM_PROCESSOR_GROUP)",
     )
-    parser.add_argument(
-        "--log-format",
-        choices=["text", "json"],
-        help="log as readable text (default) or one JSON object per line",
-    )
+    add_log_format(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides = {"processor_group": args.group, "log_format": args.log_format}
-    settings = ProcessorSettings(**{k: v for k, v in overrides.items() if v is not None})
+    settings = settings_with(
+        ProcessorSettings, processor_group=args.group, log_format=args.log_format
+    )
     database, kafka = settings.require_database(), settings.require_kafka()
 
     async def main(stop: asyncio.Event) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from floorstream.services.runtime.options import add_log_format, settings_with
 from floorstream.services.runtime.service import run_service
 from floorstream.services.runtime.settings import GatewaySettings
 
@@ -36,21 +37,17 @@ def register(subparsers: Any) -> None:
         help="serve Prometheus metrics on this port "
         "(default 0 = off, env FLOORSTREAM_METRICS_PORT)",
     )
-    parser.add_argument(
-        "--log-format",
-        choices=["text", "json"],
-        help="log as readable text (default) or one JSON object per line",
-    )
+    add_log_format(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides = {
-        "gateway_client_id": args.client_id,
-        "metrics_port": args.metrics_port,
-        "log_format": args.log_format,
-    }
-    settings = GatewaySettings(**{k: v for k, v in overrides.items() if v is not None})
+    settings = settings_with(
+        GatewaySettings,
+        gateway_client_id=args.client_id,
+        metrics_port=args.metrics_port,
+        log_format=args.log_format,
+    )
     settings.require_mqtt()
     settings.require_kafka()
     return run_service("gateway", settings, lambda stop: serve(settings, stop))

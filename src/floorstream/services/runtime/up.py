@@ -24,6 +24,7 @@ from typing import Any
 
 from floorstream.services.runtime.embedded.stack import EmbeddedStack, Endpoints, StackPlan
 from floorstream.services.runtime.logs import configure_logging
+from floorstream.services.runtime.options import add_log_format, settings_with
 from floorstream.services.runtime.settings import UpSettings
 from floorstream.services.runtime.supervisor import ServiceSpec, Supervisor
 
@@ -72,11 +73,7 @@ def register(subparsers: Any) -> None:
         help="where the embedded servers keep their data and logs, kept across "
         "restarts (default .floorstream)",
     )
-    parser.add_argument(
-        "--log-format",
-        choices=["text", "json"],
-        help="log as readable text (default) or one JSON object per line",
-    )
+    add_log_format(parser)
     parser.set_defaults(run=run)
 
 
@@ -88,8 +85,7 @@ def _stop_on_sigterm() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides = {"log_format": args.log_format} if args.log_format else {}
-    settings = UpSettings(**overrides)
+    settings = settings_with(UpSettings, log_format=args.log_format)
     configure_logging(settings.log_level, settings.log_format, name="up")
     _stop_on_sigterm()
     generated = settings.bootstrap_token is None
