@@ -1,0 +1,63 @@
+"""The pure OEE core: machine, production and order events → per-minute buckets → OEE.
+
+Imports only the standard library, pydantic and `floorstream.schemas`; time comes in as
+parameters. Two halves:
+
+- write side: `fold_station` turns a station's events into `MinuteBucket`s, a pure function
+  of the set of events, so the processor recomputes and *replaces* buckets (exactly once,
+  whatever the order of arrival); `context_bounds` says which events a window needs.
+- read side: `scheduled_intervals` turns a line's shifts into UTC intervals, `efficiency`
+  reads buckets over them into the contract's answer, `periods` and `efficiency_by` cut a
+  range by hour, shift or day. Settings apply at read time, so changing them rewrites history.
+
+Units and rules: `types` (integer milliseconds), `timeline` (stops), `production` (orders,
+startup scrap), `schedule` (daylight saving), `efficiency` (unknown time, zero denominators).
+"""
+
+from floorstream.services.efficiency.core.bucket import MinuteBucket
+from floorstream.services.efficiency.core.efficiency import Efficiency, Losses, efficiency
+from floorstream.services.efficiency.core.fold import (
+    DEFAULT_STARTUP_WINDOW_S,
+    context_bounds,
+    fold_station,
+)
+from floorstream.services.efficiency.core.periods import Period, efficiency_by, periods
+from floorstream.services.efficiency.core.schedule import (
+    ShiftOccurrence,
+    scheduled_intervals,
+    shift_occurrences,
+    wall_to_utc,
+)
+from floorstream.services.efficiency.core.types import (
+    EfficiencyCoreError,
+    Granularity,
+    Interval,
+    MachineChange,
+    Millis,
+    OrderChange,
+    Production,
+)
+
+__all__ = [
+    "DEFAULT_STARTUP_WINDOW_S",
+    "Efficiency",
+    "EfficiencyCoreError",
+    "Granularity",
+    "Interval",
+    "Losses",
+    "MachineChange",
+    "MinuteBucket",
+    "Millis",
+    "OrderChange",
+    "Period",
+    "Production",
+    "ShiftOccurrence",
+    "context_bounds",
+    "efficiency",
+    "efficiency_by",
+    "fold_station",
+    "periods",
+    "scheduled_intervals",
+    "shift_occurrences",
+    "wall_to_utc",
+]

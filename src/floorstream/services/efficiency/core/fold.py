@@ -1,0 +1,152 @@
+"""`fold_station`: one station's events → its minute buckets over a window.
+
+The buckets are a pure function of the *set* of events passed: duplicates (by ``event_id``)
+and arrival order change nothing. So the processor never adds to a stored bucket; it
+recomputes the minutes an event can touch and replaces them (guarantees 2 and 3):
+
+1. An event at ``ts`` can change the minutes from ``previous change − max(T, W)`` up to
+   ``next change + max(T, W)``, where the changes are the station's machine changes around
+   ``ts`` (or ``ts`` itself for production and order events), T the small-stop threshold and
+   W the startup window.
+2. To fold a window exactly, pass the inputs that `context_bounds` names: a stop is measured
+   as a whole, and startup scrap looks back at setup ends, so both need time outside the window.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Final
+
+from floorstream.services.efficiency.core.bucket import MinuteBucket, MinuteTally
+from floorstream.services.efficiency.core.production import (
+    OrderTimeline,
+    normalise_production,
+)
+from floorstream.services.efficiency.core.timeline import (
+    normalise_changes,
+    setup_ends,
+    split_minutes,
+    timeline,
+)
+from floorstream.services.efficiency.core.types import (
+    MINUTE_MS,
+    EfficiencyCoreError,
+    MachineChange,
+    Millis,
+    OrderChange,
+    Production,
+    from_ms,
+    require_aware,
+    to_ms,
+)
+
+__all__ = ["DEFAULT_STARTUP_WINDOW_S", "context_bounds", "fold_station"]
+
+DEFAULT_STARTUP_WINDOW_S: Final = 600.0
+"""Scrap within this many seconds after a setup ends is startup scrap."""
+
+
+def fold_station(
+    changes: Iterable[MachineChange],
+    production: Iterable[Production],
+    orders: Iterable[OrderChange],
+    *,
+    window_start: datetime,
+    window_end: datetime,
+    small_stop_threshold_s: float,
+    startup_window_s: float = DEFAULT_STARTUP_WINDOW_S,
+    open_until: datetime | None = None,
+) -> dict[datetime, MinuteBucket]:
+    """The station's bucket of every whole UTC minute in ``[window_start, window_end)``.
+
+    Args:
+        changes: the station's machine changes, in any order, with repeats; for exact
+            figures, those `context_bounds` names (at least the change in force at
+            `window_start`). Intervals are built as `timeline` documents.
+        production: the station's production events; those with ``ts`` in the window count,
+            in the minute that contains their ``ts``.
+        orders: the line's order events, from the last ``start`` before the window on.
+        window_start, window_end: aware, on whole UTC minutes; an empty window gives ``{}``.
+        small_stop_threshold_s: a stop shorter than this, as a whole, is a small stop.
+        startup_window_s: scrap reported within this long after a setup ended is startup scrap.
+        open_until: how long the last known state lasts. The last change's state counts up to
+            this instant (the API passes "now"; the processor the latest event time it has
+            seen for the line). ``None``: it lasts until the next change, unknown yet, so it
+            counts for nothing. Time after it is `unknown_ms`.
+
+    Raises:
+        EfficiencyCoreError: a naive datetime, or a window not on whole minutes.
+    """
+    start, end = _window(window_start, window_end)
+    until = None if open_until is None else to_ms(require_aware(open_until, "open_until"))
+    tallies = {minute: MinuteTally() for minute in range(start, end, MINUTE_MS)}
+    ordered = normalise_changes(changes)
+    for interval in timeline(
+        ordered, open_until=until, small_stop_threshold_s=small_stop_threshold_s
+    ):
+        for minute, ms in split_minutes(max(interval.start, start), min(interval.end, end)):
+            tallies[minute].add_state(interval.state, interval.reason, ms, interval.small)
+    _tally_production(tallies, production, orders, setup_ends(ordered), startup_window_s)
+    return {from_ms(minute): tally.freeze() for minute, tally in tallies.items()}
+
+
+def context_bounds(
+    window_start: datetime,
+    window_end: datetime,
+    *,
+    small_stop_threshold_s: float,
+    startup_window_s: float = DEFAULT_STARTUP_WINDOW_S,
+) -> tuple[datetime, datetime]:
+    """``(since, until)``: to fold the window exactly, pass every machine change with ``ts``
+    in ``[since, until]``, plus the last change before `since` and the first after `until`
+    (with every change at that same instant, since ties are broken by content).
+
+    Why: a stop overlapping the window is classified by its whole length, known once its
+    ends are within ``T`` of the window or it is longer than ``T``; startup scrap looks back
+    ``W`` for the end of a setup.
+    """
+    start, end = _window(window_start, window_end)
+    back = max(small_stop_threshold_s, startup_window_s)
+    return (
+        from_ms(start) - timedelta(seconds=back),
+        from_ms(end) + timedelta(seconds=small_stop_threshold_s),
+    )
+
+
+def _window(window_start: datetime, window_end: datetime) -> tuple[Millis, Millis]:
+    start = to_ms(require_aware(window_start, "window_start"))
+    end = to_ms(require_aware(window_end, "window_end"))
+    if start % MINUTE_MS or end % MINUTE_MS or window_start.microsecond or window_end.microsecond:
+        raise EfficiencyCoreError("window_start and window_end must be whole UTC minutes")
+    if end < start:
+        raise EfficiencyCoreError("window_end is before window_start")
+    return start, end
+
+
+def _tally_production(
+    tallies: dict[Millis, MinuteTally],
+    production: Iterable[Production],
+    orders: Iterable[OrderChange],
+    ends: list[Millis],
+    startup_window_s: float,
+) -> None:
+    window_ms = math.floor(startup_window_s * 1000)
+    cycles = OrderTimeline(orders)
+    for event in normalise_production(production):
+        tally = tallies.get(event.ts - event.ts % MINUTE_MS)
+        if tally is None:
+            continue
+        count = event.good + event.scrap
+        tally.good += event.good
+        tally.scrap += event.scrap
+        last_end = bisect_left(ends, event.ts) - 1  # the last setup end strictly before ts
+        if last_end >= 0 and event.ts - ends[last_end] <= window_ms:
+            tally.startup_scrap += event.scrap
+        cycle = cycles.cycle_before(event.ts)
+        if cycle is None:
+            tally.count_without_ideal += count
+        else:
+            tally.ideal_times_s.append(count * cycle)

@@ -1,0 +1,57 @@
+"""Small builders of events and instants for the OEE core's tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from itertools import count
+
+from floorstream.schemas import (
+    LineSettings,
+    MachinePayload,
+    OrderPayload,
+    ProductionPayload,
+)
+
+_ids = count()
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+def at(text: str, tz: timezone = UTC) -> datetime:
+    """``"2026-11-02 06:00"`` or ``"... 06:00:30"`` as an aware datetime in `tz`."""
+    fmt = "%Y-%m-%d %H:%M:%S" if text.count(":") == 2 else "%Y-%m-%d %H:%M"
+    return datetime.strptime(text, fmt).replace(tzinfo=tz)
+
+
+def machine(ts: datetime, state: str, reason: str | None = None) -> MachinePayload:
+    return MachinePayload(event_id=f"m-{next(_ids)}", ts=ts, state=state, reason=reason)
+
+
+def produced(ts: datetime, good: int, scrap: int = 0) -> ProductionPayload:
+    return ProductionPayload(event_id=f"p-{next(_ids)}", ts=ts, good=good, scrap=scrap)
+
+
+def order(ts: datetime, action: str, order_id: str, cycle: float | None = None) -> OrderPayload:
+    return OrderPayload(
+        event_id=f"o-{next(_ids)}",
+        ts=ts,
+        action=action,
+        order_id=order_id,
+        product_id="bracket-a",
+        target_quantity=5000,
+        ideal_cycle_time_s=cycle,
+    )
+
+
+def line(
+    timezone_name: str = "UTC",
+    shifts: list[dict[str, object]] | None = None,
+    ideal: float | None = 1.0,
+) -> LineSettings:
+    return LineSettings.model_validate(
+        {
+            "name": "l1",
+            "timezone": timezone_name,
+            "shifts": shifts or [],
+            "ideal_cycle_time_s": ideal,
+        }
+    )
