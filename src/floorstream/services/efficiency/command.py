@@ -36,13 +36,29 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_with(
         ProcessorSettings, processor_group=args.group, log_format=args.log_format
     )
-    database, kafka = settings.require_database(), settings.require_kafka()
+    settings.require_database()
+    settings.require_kafka()
+    return run_service("processor", settings, lambda stop: serve(settings, stop))
 
-    async def main(stop: asyncio.Event) -> None:
-        async with open_database(database, max_size=2):
-            if not await ensure_topics_when_reachable(kafka, stop):
-                return
-            log.info("processor started (group %s)", settings.processor_group)
-            await stop.wait()
 
-    return run_service("processor", settings, main)
+async def serve(settings: ProcessorSettings, stop: asyncio.Event) -> None:
+    """The processor's wiring point: database (migrated), topics, then the consumer loop."""
+    from floorstream.schemas import EVENTS_TOPIC
+    from floorstream.services.efficiency.processor import apply_batch
+    from floorstream.services.runtime.consumer import consume
+
+    kafka = settings.require_kafka()
+    async with open_database(settings.require_database(), max_size=2) as pool:
+        if not await ensure_topics_when_reachable(kafka, stop):
+            return
+        log.info("processor started (group %s)", settings.processor_group)
+        await consume(
+            kafka,
+            pool,
+            group=settings.processor_group,
+            topics=[EVENTS_TOPIC],
+            handler=apply_batch,
+            stop=stop,
+            batch_max=settings.processor_batch_max,
+            batch_ms=settings.processor_batch_ms,
+        )
