@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -11,20 +9,9 @@ from pydantic import SecretStr
 from floorstream.services.api.app import create_app
 from floorstream.services.runtime.embedded.stack import Endpoints
 from floorstream.services.runtime.settings import ApiSettings
+from tests.integration.api.support import TOKEN
 
 pytestmark = pytest.mark.integration
-
-TOKEN = "t" * 32
-
-
-@pytest.fixture
-async def client(stack: Endpoints) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ApiSettings(database_url=stack.database_url, bootstrap_token=SecretStr(TOKEN))
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
-            yield http
 
 
 async def test_health_readiness_and_metrics_need_no_token(client: httpx.AsyncClient) -> None:
@@ -52,11 +39,15 @@ async def test_a_missing_or_wrong_token_gets_401_in_json(
     assert response.json()["error"]["code"] == "unauthorized"
 
 
-async def test_the_token_is_taken_as_a_header_or_a_board_link(client: httpx.AsyncClient) -> None:
-    by_header = await client.get("/api/v1/lines", headers={"Authorization": f"Bearer {TOKEN}"})
-    by_link = await client.get(f"/api/v1/lines?token={TOKEN}")
+async def test_the_token_is_taken_as_a_header_or_a_board_link(
+    empty_client: httpx.AsyncClient,
+) -> None:
+    by_header = await empty_client.get(
+        "/api/v1/lines", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    by_link = await empty_client.get(f"/api/v1/lines?token={TOKEN}")
     assert by_header.status_code == by_link.status_code == 200
-    assert by_header.json() == {"items": []}
+    assert by_header.json() == by_link.json() == {"items": [], "next": None}
 
 
 async def test_an_unknown_path_is_a_json_404(client: httpx.AsyncClient) -> None:

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
 import floorstream
 from floorstream.services.api.errors import install_error_handlers
-from floorstream.services.api.routes import health, lines
+from floorstream.services.api.limits import BodyLimit
+from floorstream.services.api.routes import efficiency, health, lines
 from floorstream.services.runtime.database import open_database
 from floorstream.services.runtime.settings import ApiSettings
 
 
-def create_app(settings: ApiSettings, *, registry: CollectorRegistry | None = None) -> FastAPI:
-    """The app; it opens the database pool (migrated) on start-up and closes it on shutdown."""
+def create_app(
+    settings: ApiSettings,
+    *,
+    registry: CollectorRegistry | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """The app; it opens the database pool (migrated) on start-up and closes it on shutdown.
+
+    ``clock`` is "now" for live figures (``app.state.clock``); tests pin it.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -36,7 +46,14 @@ def create_app(settings: ApiSettings, *, registry: CollectorRegistry | None = No
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
     app.state.registry = registry
+    app.state.clock = clock if clock is not None else _utc_now
     install_error_handlers(app)
+    app.add_middleware(BodyLimit)
     app.include_router(health.router)
     app.include_router(lines.router, prefix="/api/v1")
+    app.include_router(efficiency.router, prefix="/api/v1")
     return app
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)

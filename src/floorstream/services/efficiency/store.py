@@ -4,7 +4,7 @@ inside the batch's transaction (see `runtime.consumer`)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -172,6 +172,16 @@ async def stations(connection: Connection, *, factory: str, line: str) -> list[s
     return [r["station"] for r in rows]
 
 
+_ORDERS = """
+SELECT event_id, ts, action, order_id, ideal_cycle_time_s FROM station_event
+WHERE factory = $1 AND line = $2 AND kind = 'order' AND ts <= $4
+  AND ts >= coalesce(
+      (SELECT max(ts) FROM station_event
+       WHERE factory = $1 AND line = $2 AND kind = 'order' AND action = 'start' AND ts < $3),
+      $3)
+"""
+
+
 async def fold_inputs(
     connection: Connection,
     *,
@@ -183,7 +193,7 @@ async def fold_inputs(
 ) -> tuple[list[Change], list[Made], list[OrderRow]]:
     """What `fold_station` needs for a window whose context is ``[since, until]``: the station's
     changes in it with the one before and the one after, its production in it, and the line's
-    orders up to ``until`` (the recent ones, and the last 100 before ``since``)."""
+    orders up to ``until`` from the last ``start`` before ``since`` on."""
     changes = await connection.fetch(
         "(SELECT event_id, ts, state, reason FROM station_event WHERE factory = $1 AND line = $2"
         "  AND station = $3 AND kind = 'machine' AND ts >= $4 AND ts <= $5)"
@@ -210,17 +220,7 @@ async def fold_inputs(
         since,
         until,
     )
-    orders = await connection.fetch(
-        "(SELECT event_id, ts, action, order_id, ideal_cycle_time_s FROM station_event"
-        "  WHERE factory = $1 AND line = $2 AND kind = 'order' AND ts >= $3 AND ts <= $4)"
-        " UNION (SELECT event_id, ts, action, order_id, ideal_cycle_time_s FROM station_event"
-        "  WHERE factory = $1 AND line = $2 AND kind = 'order' AND ts < $3"
-        "  ORDER BY ts DESC LIMIT 100)",
-        factory,
-        line,
-        since,
-        until,
-    )
+    orders = await connection.fetch(_ORDERS, factory, line, since, until)
     return (
         [Change(r["event_id"], r["ts"], MachineState(r["state"]), r["reason"]) for r in changes],
         [Made(r["event_id"], r["ts"], r["good"], r["scrap"]) for r in made],
@@ -237,24 +237,8 @@ async def fold_inputs(
     )
 
 
-_BUCKET_COLUMNS = (
-    "running_ms",
-    "idle_ms",
-    "starved_ms",
-    "blocked_ms",
-    "down_ms",
-    "setup_ms",
-    "planned_stop_ms",
-    "offline_ms",
-    "small_stop_ms",
-    "unknown_ms",
-    "total_count",
-    "good_count",
-    "scrap_count",
-    "startup_scrap",
-    "ideal_time_s",
-    "count_without_ideal",
-)
+BUCKET_COLUMNS = tuple(f.name for f in fields(MinuteBucket) if f.name != "down_by_reason")
+"""The numeric columns of ``minute_bucket``: one per field of `MinuteBucket`."""
 
 
 async def replace_buckets(
@@ -283,7 +267,7 @@ async def replace_buckets(
             line,
             station,
             minute,
-            *(getattr(b, c) for c in _BUCKET_COLUMNS),
+            *(getattr(b, c) for c in BUCKET_COLUMNS),
             json.dumps(dict(b.down_by_reason)),
         )
         for minute, b in buckets.items()
@@ -293,7 +277,7 @@ async def replace_buckets(
         await connection.copy_records_to_table(
             "minute_bucket",
             records=rows,
-            columns=["factory", "line", "station", "minute", *_BUCKET_COLUMNS, "down_by_reason"],
+            columns=["factory", "line", "station", "minute", *BUCKET_COLUMNS, "down_by_reason"],
         )
 
 

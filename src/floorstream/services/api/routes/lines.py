@@ -1,28 +1,114 @@
-"""The lines the caller may see."""
+"""Lines: the list the caller may see, and one line's settings."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel
+import json
+from typing import Annotated, Final
 
+from fastapi import APIRouter, Body, HTTPException
+
+from floorstream.schemas.line_settings import LineSettings
+from floorstream.services.api import store
 from floorstream.services.api.auth import Caller
+from floorstream.services.api.deps import Database, FactoryPath, LinePath
+from floorstream.services.api.limits import MAX_BODY_BYTES
+from floorstream.services.api.models import (
+    ERRORS,
+    SETTINGS_EXAMPLE,
+    ErrorBody,
+    Line,
+    LinePage,
+    LineSummary,
+)
+from floorstream.services.api.pagination import DEFAULT_LIMIT, After, Limit, LineKey, encode_cursor
 
 router = APIRouter(tags=["lines"])
 
+_PUT_DESCRIPTION: Final = f"""\
+Store the line's settings, creating the line if it is not known yet. The body replaces the
+whole settings object: a setting left out takes its default, it does not keep its old value.
+An unknown setting is refused (422), so that a misspelt name cannot silently change nothing.
+The body may be at most {MAX_BODY_BYTES // 1024} KiB (413 above).
 
-class LineSummary(BaseModel):
-    factory: str
-    line: str
-    name: str | None
+**How a change applies to figures already computed.** Per-minute buckets hold only figures
+that do not depend on the schedule.
+
+- The schedule (`shifts` with their breaks, and `timezone`) and `ideal_cycle_time_s` (used for
+  parts whose order gives no cycle time) are applied when figures are read. A change of these
+  applies to past and future figures alike.
+- `small_stop_threshold_s` and `constraint_station` are applied when figures are computed. A
+  change of these applies to the minutes computed after it; minutes already computed keep the
+  old value.
+"""
 
 
-class LinePage(BaseModel):
-    items: list[LineSummary]
+def _line(row: store.LineRow) -> Line:
+    settings = None
+    if row.settings is not None:
+        settings = LineSettings.model_validate_json(json.dumps(row.settings))
+    return Line(factory=row.factory, line=row.line, settings=settings, updated_at=row.updated_at)
 
 
-@router.get("/lines", summary="The lines the caller may see")
-async def list_lines(request: Request, caller: Caller) -> LinePage:
-    rows = await request.app.state.pool.fetch(
-        "SELECT factory, line, settings->>'name' AS name FROM line ORDER BY factory, line"
+@router.get(
+    "/lines",
+    summary="The lines the caller may see",
+    description="Lines in (factory, line) order, a page at a time. Follow `next` (as `after`) "
+    "until it is null. A line known only from its events has a null `name`.",
+    responses=ERRORS,
+)
+async def list_lines(
+    caller: Caller, pool: Database, after: After, limit: Limit = DEFAULT_LIMIT
+) -> LinePage:
+    rows = await store.list_lines(pool, after=after, limit=limit + 1)
+    page, more = rows[:limit], len(rows) > limit
+    last = page[-1] if page else None
+    return LinePage(
+        items=[LineSummary(factory=r.factory, line=r.line, name=r.name) for r in page],
+        next=encode_cursor(LineKey(last.factory, last.line)) if more and last else None,
     )
-    return LinePage(items=[LineSummary(**dict(row)) for row in rows])
+
+
+@router.put(
+    "/factories/{factory}/lines/{line}",
+    summary="Set a line's settings",
+    description=_PUT_DESCRIPTION,
+    responses={
+        **ERRORS,
+        413: {"model": ErrorBody, "description": "The body is over 64 KiB."},
+    },
+)
+async def put_line_settings(
+    factory: FactoryPath,
+    line: LinePath,
+    settings: Annotated[
+        LineSettings,
+        Body(
+            openapi_examples={
+                "press line": {
+                    "summary": "Two shifts, one across midnight",
+                    "value": SETTINGS_EXAMPLE,
+                }
+            }
+        ),
+    ],
+    caller: Caller,
+    pool: Database,
+) -> Line:
+    row = await store.upsert_line_settings(
+        pool, factory=factory, line=line, settings=settings.model_dump(mode="json")
+    )
+    return _line(row)
+
+
+@router.get(
+    "/factories/{factory}/lines/{line}",
+    summary="A line and its settings",
+    description="The line's settings as last stored; `settings` is null for a line known only "
+    "from its events. 404 for a line not known at all.",
+    responses={**ERRORS, 404: {"model": ErrorBody, "description": "No such line."}},
+)
+async def get_line(factory: FactoryPath, line: LinePath, caller: Caller, pool: Database) -> Line:
+    row = await store.get_line(pool, factory=factory, line=line)
+    if row is None:
+        raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
+    return _line(row)

@@ -7,7 +7,8 @@ parameters. Two halves:
   of the set of events, so the processor recomputes and *replaces* buckets (exactly once,
   whatever the order of arrival); `context_bounds` says which events a window needs.
 - read side: `scheduled_intervals` turns a line's shifts into UTC intervals, `efficiency`
-  reads buckets over them into the contract's answer, `periods` and `efficiency_by` cut a
+  reads buckets over them into the contract's answer (`efficiency_from_totals` from
+  buckets already summed, e.g. by SQL), `periods` and `efficiency_by` cut a
   range by hour, shift or day. Settings apply at read time, so changing them rewrites history.
 
 Units and rules: `types` (integer milliseconds), `timeline` (stops), `production` (orders,
@@ -15,7 +16,13 @@ startup scrap), `schedule` (daylight saving), `efficiency` (unknown time, zero d
 """
 
 from floorstream.services.efficiency.core.bucket import MinuteBucket
-from floorstream.services.efficiency.core.efficiency import Efficiency, Losses, efficiency
+from floorstream.services.efficiency.core.efficiency import (
+    Efficiency,
+    Losses,
+    efficiency,
+    efficiency_from_totals,
+    in_schedule,
+)
 from floorstream.services.efficiency.core.fold import (
     DEFAULT_STARTUP_WINDOW_S,
     context_bounds,
@@ -55,7 +62,9 @@ __all__ = [
     "context_bounds",
     "efficiency",
     "efficiency_by",
+    "efficiency_from_totals",
     "fold_station",
+    "in_schedule",
     "periods",
     "scheduled_intervals",
     "shift_occurrences",

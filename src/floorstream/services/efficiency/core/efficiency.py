@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from floorstream.services.efficiency.core.bucket import MinuteBucket
 from floorstream.services.efficiency.core.types import Interval, Millis
 
-__all__ = ["Efficiency", "Losses", "efficiency"]
+__all__ = ["Efficiency", "Losses", "efficiency", "efficiency_from_totals", "in_schedule"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +98,37 @@ def efficiency(
 
     `ideal_cycle_time_s` is the line's setting, for parts made under no order that names one.
     """
+    return efficiency_from_totals(
+        in_schedule(buckets, scheduled), ideal_cycle_time_s=ideal_cycle_time_s
+    )
+
+
+def in_schedule(
+    buckets: Iterable[tuple[datetime, MinuteBucket]], scheduled: list[Interval]
+) -> Iterator[MinuteBucket]:
+    """The buckets whose minute starts inside `scheduled` (sorted, disjoint, UTC)."""
     starts = [low for low, _ in scheduled]
-    sums, ideal_times = _Sums(), []
     for minute, bucket in buckets:
         index = bisect_right(starts, minute) - 1
         if index >= 0 and minute < scheduled[index][1]:
-            sums.add(bucket)
-            ideal_times.append(bucket.ideal_time_s)
+            yield bucket
+
+
+def efficiency_from_totals(
+    totals: Iterable[MinuteBucket], *, ideal_cycle_time_s: float | None
+) -> Efficiency:
+    """OEE of buckets already chosen as counting (their minutes scheduled), each maybe a sum.
+
+    A "bucket" here may be the field-by-field sum of many minute buckets, as a database sums
+    the stored columns over the scheduled minutes: every figure of the answer is a sum of
+    bucket fields, so one summed bucket gives the same answer as its minutes one by one
+    (``unknown_ms`` and ``down_by_reason`` are not read). `ideal_cycle_time_s` is the line's
+    setting, for parts made under no order that names one.
+    """
+    sums, ideal_times = _Sums(), []
+    for bucket in totals:
+        sums.add(bucket)
+        ideal_times.append(bucket.ideal_time_s)
     ideal_times.append(sums.count_without_ideal * (ideal_cycle_time_s or 0.0))
     return _answer(sums, math.fsum(ideal_times))
 

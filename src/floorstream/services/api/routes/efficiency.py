@@ -1,0 +1,124 @@
+"""A line's efficiency (OEE) over a range, and per hour, shift or day."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Annotated, Final
+
+from fastapi import APIRouter, HTTPException, Query
+
+from floorstream.schemas.line_settings import LineSettings
+from floorstream.services.api import figures, store
+from floorstream.services.api.auth import Caller
+from floorstream.services.api.deps import Database, FactoryPath, LinePath, Now, Rfc3339
+from floorstream.services.api.models import (
+    ERRORS,
+    EfficiencyPeriod,
+    ErrorBody,
+    LineEfficiency,
+)
+from floorstream.services.efficiency.core import Efficiency, Granularity
+
+router = APIRouter(tags=["efficiency"])
+
+MAX_RANGE: Final = timedelta(days=400)
+"""The longest ``[start, end)`` one call may ask for."""
+
+_DESCRIPTION: Final = f"""\
+OEE of the line over `[start, end)`, both RFC 3339 with an offset (`Z` or `±HH:MM`; in a
+query string send `+` as `%2B`), `start` before `end`, at most {MAX_RANGE.days} days apart.
+Figures are read from per-minute buckets: a minute counts when it starts inside the line's
+scheduled time (its shifts minus breaks, in its time zone; all time without shifts). Time
+with no known state (before a station's first event) is not planned time.
+
+**Whose figures.** A line's figures are those of one station, named in `station`: the line's
+`constraint_station` where set; else its only station; else, where it has several and names
+none, the station that made the most parts (`total_count`) in the range (ties: the first by
+name). `station` is null, and every figure 0, while the line has no station yet.
+
+**Now.** A station still in a state counts that state up to now: the minutes from its last
+machine event to `min(end, now)` are computed at the time of the call.
+
+**Settings** (`ideal_cycle_time_s`, shifts, time zone) are the line's as stored now, applied
+to the whole range; a line with no settings yet is read as all time scheduled, in UTC.
+
+**granularity** (`hour` and `day`: local hours and days of the line's time zone, every one
+overlapping the range; `shift`: every shift occurrence overlapping it, with its `name`) adds
+`buckets`, one per period clipped to the range, each with the figures of the top level.
+Without `granularity` the answer has no `buckets` key.
+"""
+
+
+def _figures(answer: Efficiency) -> dict[str, object]:
+    return asdict(answer)
+
+
+@router.get(
+    "/factories/{factory}/lines/{line}/efficiency",
+    summary="A line's efficiency (OEE) over a range",
+    description=_DESCRIPTION,
+    response_model=LineEfficiency,
+    response_model_exclude_unset=True,
+    responses={**ERRORS, 404: {"model": ErrorBody, "description": "No such line."}},
+)
+async def get_line_efficiency(
+    factory: FactoryPath,
+    line: LinePath,
+    start: Annotated[
+        Rfc3339,
+        Query(
+            description="Start of the range (inclusive).", examples=["2026-11-02T06:00:00+08:00"]
+        ),
+    ],
+    end: Annotated[
+        Rfc3339,
+        Query(description="End of the range (exclusive).", examples=["2026-11-02T14:00:00+08:00"]),
+    ],
+    caller: Caller,
+    pool: Database,
+    now: Now,
+    granularity: Annotated[
+        Granularity | None, Query(description="Add `buckets` per hour, shift or day.")
+    ] = None,
+) -> LineEfficiency:
+    if end <= start:
+        raise HTTPException(422, "end: must be after start")
+    if end - start > MAX_RANGE:
+        raise HTTPException(422, f"end: the range may be at most {MAX_RANGE.days} days")
+    row = await store.get_line(pool, factory=factory, line=line)
+    if row is None:
+        raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
+    settings = (
+        LineSettings(name=line)
+        if row.settings is None
+        else LineSettings.model_validate_json(json.dumps(row.settings))
+    )
+    found = await figures.line_figures(
+        pool,
+        factory=factory,
+        line=line,
+        settings=settings,
+        start=start,
+        end=end,
+        granularity=granularity,
+        now=now,
+    )
+    body: dict[str, object] = {
+        "factory": factory,
+        "line": line,
+        "start": start,
+        "end": end,
+        "station": found.station,
+        **_figures(found.total),
+    }
+    if granularity is not None:
+        body["buckets"] = [
+            EfficiencyPeriod.model_validate(
+                {"start": period.start, "end": period.end, "name": period.shift, **_figures(of)}
+            )
+            for period, of in found.periods
+        ]
+    # Validated from a dict, so that `buckets` is "set" (and answered) only when asked for.
+    return LineEfficiency.model_validate(body)
