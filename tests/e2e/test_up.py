@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ class RunningUp:
 
     def service_pid(self, name: str) -> int:
         for pid in descendants(self.process.pid):
-            if command_line(pid).endswith(f"-m floorstream {name} "):
+            if f"-m floorstream {name} " in command_line(pid):
                 return pid
         raise AssertionError(f"no {name} process under up")
 
@@ -120,7 +121,7 @@ def test_up_is_ready_and_announces_the_board_link_and_token(up: RunningUp) -> No
     assert "admin token (shown once" in output
     assert _get(f"{up.api}/api/v1/lines")[0] == 401
     status, body = _get(f"{up.api}/api/v1/lines", up.token())
-    assert status == 200 and body == {"items": []}
+    assert status == 200 and body == {"items": [], "next": None}
 
 
 def test_a_killed_service_is_restarted_and_ctrl_c_leaves_nothing(up: RunningUp) -> None:
@@ -161,17 +162,36 @@ def test_up_uses_the_servers_it_is_pointed_at(stack: Endpoints, tmp_path: Path) 
         assert running.process.wait(30) == 0
 
 
-async def test_the_simulated_factory_flows_through_the_gateway_onto_kafka(tmp_path: Path) -> None:
+async def test_the_simulated_factory_flows_through_to_the_figures(tmp_path: Path) -> None:
     running = _start_up(tmp_path, simulate=True)
     try:
         match = re.search(r"^  kafka:\s+(\S+)$", running.output(), re.MULTILINE)
         assert match, running.output()
         events = await collect(match[1], EVENTS_TOPIC, until=lambda found: len(found) >= 100)
         dead = await collect(match[1], DLQ_TOPIC, until=lambda found: False, timeout=2)
+        token, line = running.token(), f"{running.api}/api/v1/factories/f1/lines/l1"
+        status, settings = _get(line, token)
+        assert status == 200 and settings["settings"]["constraint_station"]
+        now = datetime.now(UTC)
+        hour = f"start={(now - timedelta(hours=1)):%Y-%m-%dT%H:%M:%SZ}&end={now:%Y-%m-%dT%H:%M:%SZ}"
+
+        constraint = settings["settings"]["constraint_station"]
+
+        seen: list[object] = []
+
+        def figured() -> bool:  # a simulated line starts with a setup: no parts at first
+            status, figures = _get(f"{line}/efficiency?{hour}", token)
+            seen[:] = [status, figures]
+            return (
+                status == 200
+                and figures["station"] == constraint
+                and (figures["planned_time_s"] > 0)
+            )
+
+        wait_until(figured, 30, f"figures of the constraint station; last seen {seen}")
     finally:
         running.process.send_signal(signal.SIGINT)
         assert running.process.wait(30) == 0
-    assert len(events) >= 100
     assert {str(e["kind"]) for e in events} >= {"production", "people"}
     assert {str(e["factory"]) for e in events} == {"f1"}
     assert dead == []  # the simulator speaks the contract

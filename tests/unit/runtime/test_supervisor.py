@@ -56,3 +56,18 @@ def test_stop_ends_every_child() -> None:
 
 def test_constants_make_sense() -> None:
     assert supervision.FIRST_DELAY_S < supervision.MAX_DELAY_S < supervision.HEALTHY_AFTER_S
+
+
+def test_a_service_added_later_is_started_and_supervised(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    sup = Supervisor([], env={}, clock=clock)
+    sup.add(ServiceSpec("late", [sys.executable, "-c", "raise SystemExit(4)"]))
+    first = sup.pids()["late"]
+    assert first is not None
+    sup._children[0].child._popen.wait()  # type: ignore[union-attr]
+    sup.tick()
+    clock.now += 1.0
+    sup.tick()
+    assert sup.pids()["late"] != first
+    assert "late exited with code 4" in caplog.text
+    sup.stop()

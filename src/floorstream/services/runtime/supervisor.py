@@ -63,6 +63,7 @@ class Supervisor:
     ) -> None:
         self._clock = clock
         self._poll_s = poll_s
+        self._env = env
         self._children = [
             _Supervised(spec, ChildProcess(spec.name, spec.argv, env=env)) for spec in specs
         ]
@@ -73,6 +74,12 @@ class Supervisor:
     def start(self) -> None:
         for entry in self._children:
             self._start(entry)
+
+    def add(self, spec: ServiceSpec) -> None:
+        """Start one more service now, supervised like the others."""
+        entry = _Supervised(spec, ChildProcess(spec.name, spec.argv, env=self._env))
+        self._children.append(entry)
+        self._start(entry)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Watch the children until ``stop`` is set, restarting the ones that exit."""

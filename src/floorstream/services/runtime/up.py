@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -18,10 +19,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from floorstream.services.runtime.embedded.process import free_port
 from floorstream.services.runtime.embedded.stack import EmbeddedStack, Endpoints, StackPlan
 from floorstream.services.runtime.logs import configure_logging
 from floorstream.services.runtime.options import add_log_format, settings_with
@@ -31,6 +34,8 @@ from floorstream.services.runtime.supervisor import ServiceSpec, Supervisor
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 60.0
+SIMULATED_FACTORIES = 1
+SIMULATED_LINES = 2
 
 
 def register(subparsers: Any) -> None:
@@ -113,30 +118,53 @@ def run(args: argparse.Namespace) -> int:
                     "FLOORSTREAM_LOG_FORMAT": settings.log_format,
                 }
             )
-            supervisor = Supervisor(_services(args.simulate), env=env)
-            asyncio.run(_run(supervisor, endpoints, args.api_port, token if generated else None))
+            gateway_metrics = free_port()
+            supervisor = Supervisor(_services(gateway_metrics), env=env)
+            asyncio.run(
+                _run(
+                    supervisor,
+                    endpoints,
+                    args.api_port,
+                    token,
+                    generated=generated,
+                    simulate=args.simulate,
+                    gateway_metrics=gateway_metrics,
+                )
+            )
     except KeyboardInterrupt:
         pass
     log.info("stopped")
     return 0
 
 
-def _services(simulate: bool) -> list[ServiceSpec]:
-    def command(*argv: str) -> list[str]:
-        return [sys.executable, "-m", "floorstream", *argv]
+def _command(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "floorstream", *argv]
 
+
+def _simulator() -> ServiceSpec:
+    size = ["--factories", str(SIMULATED_FACTORIES), "--lines", str(SIMULATED_LINES)]
+    return ServiceSpec("simulator", _command("simulate", *size))
+
+
+def _services(gateway_metrics: int) -> list[ServiceSpec]:
+    command = _command
     specs = [
-        ServiceSpec("gateway", command("gateway")),
+        ServiceSpec("gateway", command("gateway", "--metrics-port", str(gateway_metrics))),
         ServiceSpec("processor", command("processor")),
         ServiceSpec("api", command("api")),
     ]
-    if simulate:
-        specs.append(ServiceSpec("simulator", command("simulate")))
     return specs
 
 
 async def _run(
-    supervisor: Supervisor, endpoints: Endpoints, api_port: int, generated_token: str | None
+    supervisor: Supervisor,
+    endpoints: Endpoints,
+    api_port: int,
+    token: str,
+    *,
+    generated: bool,
+    simulate: bool,
+    gateway_metrics: int,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -144,32 +172,89 @@ async def _run(
         loop.add_signal_handler(sig, stop.set)
     watch = asyncio.create_task(supervisor.run(stop))
     base = f"http://127.0.0.1:{api_port}"
-    if await _wait_ready(f"{base}/readyz", stop):
-        _announce(base, endpoints, generated_token)
+    if await _wait_for(lambda: _answers_200(f"{base}/readyz"), stop, "the API to be ready"):
+        if simulate:
+            await _start_simulator(supervisor, base, token, gateway_metrics, stop)
+        _announce(base, endpoints, token if generated else None, gateway_metrics)
     await watch
 
 
-async def _wait_ready(url: str, stop: asyncio.Event) -> bool:
+async def _start_simulator(
+    supervisor: Supervisor, base: str, token: str, gateway_metrics: int, stop: asyncio.Event
+) -> None:
+    """Once the gateway is subscribed: messages published before any subscription exists are
+    delivered to no one (MQTT), and the simulation opens with its lines' first states."""
+    if await _wait_for(lambda: _gateway_connected(gateway_metrics), stop, "the gateway"):
+        await asyncio.to_thread(_configure_simulated_lines, base, token)
+        supervisor.add(_simulator())
+
+
+async def _wait_for(check: Callable[[], bool], stop: asyncio.Event, what: str) -> bool:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while not stop.is_set():
-        if await asyncio.to_thread(_answers_200, url):
+        if await asyncio.to_thread(check):
             return True
         if time.monotonic() > deadline:
-            log.warning("the API did not become ready in %.0fs; still trying", READY_TIMEOUT_S)
+            log.warning("still waiting for %s after %.0fs", what, READY_TIMEOUT_S)
             deadline = float("inf")
         await asyncio.sleep(0.25)
     return False
 
 
+def _gateway_connected(port: int) -> bool:
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own port
+            text = response.read().decode()
+    except (urllib.error.URLError, OSError):
+        return False
+    return "floorstream_gateway_mqtt_connected 1.0" in text
+
+
+def _http(
+    method: str, url: str, *, token: str | None = None, body: object = None
+) -> tuple[int, Any]:
+    """One request to our own API on 127.0.0.1: the status and the JSON answer."""
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data, headers, method=method)  # noqa: S310 - http
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, None
+
+
 def _answers_200(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own http URL
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
+        return _http("GET", url)[0] == 200
+    except (urllib.error.URLError, OSError, ValueError):
         return False
 
 
-def _announce(base: str, endpoints: Endpoints, generated_token: str | None) -> None:
+def _configure_simulated_lines(base: str, token: str) -> None:
+    """Give the simulated lines their settings (shifts, time zone, constraint station), where
+    they have none yet: an operator's own settings are never overwritten."""
+    from floorstream.services.simulator.layout import line_settings_for
+
+    for f in range(1, SIMULATED_FACTORIES + 1):
+        for n in range(1, SIMULATED_LINES + 1):
+            url = f"{base}/api/v1/factories/f{f}/lines/l{n}"
+            status, line = _http("GET", url, token=token)
+            if status == 200 and line.get("settings"):
+                continue
+            status, _ = _http("PUT", url, token=token, body=line_settings_for(f"f{f}", f"l{n}"))
+            if status == 200:
+                log.info("configured the simulated line f%d/l%d", f, n)
+            else:
+                log.warning("could not configure the simulated line f%d/l%d: %s", f, n, status)
+
+
+def _announce(
+    base: str, endpoints: Endpoints, generated_token: str | None, gateway_metrics: int
+) -> None:
     token_note = (
         "admin token (shown once, keep it): " + generated_token
         if generated_token
@@ -182,6 +267,7 @@ def _announce(base: str, endpoints: Endpoints, generated_token: str | None) -> N
         f"  boards:   {base}/?token={link_token}",
         f"  {token_note}",
         f"  api:      {base}/docs   (readiness {base}/readyz, metrics {base}/metrics)",
+        f"  gateway:  metrics http://127.0.0.1:{gateway_metrics}/metrics",
         f"  mqtt:     {endpoints.mqtt_url} ({endpoints.mqtt_flavour})",
         f"  kafka:    {endpoints.kafka_bootstrap}",
         f"  postgres: {endpoints.database_url}",
