@@ -380,3 +380,33 @@ async def test_the_openapi_example_is_the_contracts(api: httpx.AsyncClient) -> N
         25200,
         "press-2",
     )
+
+
+async def test_a_change_of_settings_applies_as_documented(
+    api: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """The schedule and the line's cycle time apply when read, so to past figures too; the
+    small-stop threshold applies when computed, so not to minutes computed before."""
+    factory = await contract_line(api, db)
+    before = await get(api, factory, "l1", **DAY)
+    assert (before["planned_time_s"], before["downtime_s"]) == (25200, 2820)
+
+    # No breaks: 8 h scheduled − 15 min planned stop = 27 900 s planned; run 27 900 − 2 820.
+    no_breaks = {**SHIFT_A, "breaks": []}
+    await put_line(api, factory, "l1", **CONTRACT_LINE, shifts=[no_breaks])
+    after = await get(api, factory, "l1", **DAY)
+    assert (after["planned_time_s"], after["run_time_s"]) == (27900, 25080)
+
+    # Twice the cycle time: ideal time 19 271 × 2 = 38 542 s over a run of 22 380 s.
+    await put_line(
+        api, factory, "l1", **{**CONTRACT_LINE, "ideal_cycle_time_s": 2.0}, shifts=[SHIFT_A]
+    )
+    slower = await get(api, factory, "l1", **DAY)
+    assert slower["performance"] == round(38542 / 22380, 4)
+
+    # A threshold above the 47-minute breakdown: the stored minutes keep it as downtime.
+    await put_line(
+        api, factory, "l1", **{**CONTRACT_LINE, "small_stop_threshold_s": 3600}, shifts=[SHIFT_A]
+    )
+    kept = await get(api, factory, "l1", **DAY)
+    assert (kept["downtime_s"], kept["losses"]["small_stops_s"]) == (2820, 0)

@@ -182,3 +182,26 @@ async def test_killed_twice_mid_batch_the_buckets_equal_an_undisturbed_run(
     topic = await _publish(stack.kafka_bootstrap, events)
     await _run_until_done(stack, f"g-{factory}", topic, len(events), tmp_path / "p.log", 2)
     assert await _stored(stack.database_url, factory) == _reference(events)
+
+
+async def test_two_processors_one_killed_its_partitions_move_and_the_buckets_hold(
+    stack: Endpoints, tmp_path: Path
+) -> None:
+    factory = f"p{uuid.uuid4().hex[:8]}"
+    events = _events(factory) + _events(factory.replace("p", "q", 1))  # two lines
+    topic = await _publish(stack.kafka_bootstrap, events)
+    group, total, log = f"g-{factory}", len(events), tmp_path / "p.log"
+    first, second = _processor(stack, group, topic, log), _processor(stack, group, topic, log)
+    try:
+        await _until_lag_at_most(stack.database_url, group, topic, total, total * 3 // 4)
+        first.send_signal(signal.SIGKILL)  # its partitions go to the survivor
+        first.wait()
+        await _until_lag_at_most(stack.database_url, group, topic, total, 0)
+    finally:
+        for process in (first, second):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(30)
+    for name in (factory, factory.replace("p", "q", 1)):
+        line_events = [e for e in events if e.factory == name]
+        assert await _stored(stack.database_url, name) == _reference(line_events)
