@@ -16,7 +16,6 @@ messages (MQTT v5).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -72,12 +71,17 @@ class Gateway:
         """Run until ``stop`` is set; then drain what Kafka can still take, and disconnect."""
         self._source.start(self.deliver)
         forwarding = asyncio.create_task(self._forward_all())
+        stopping = asyncio.create_task(stop.wait())
         try:
-            await stop.wait()
+            await asyncio.wait({forwarding, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if forwarding.done():  # it never ends by itself: a bug; exit, and be restarted
+                forwarding.result()
         finally:
+            stopping.cancel()
             forwarding.cancel()  # may be waiting on an unreachable Kafka
-            with contextlib.suppress(asyncio.CancelledError):
-                await forwarding
+            await asyncio.gather(
+                forwarding, return_exceptions=True
+            )  # its error, if any, is raised above
             await self._drain()
             self._source.stop()  # what is still unacknowledged stays with the broker
             await self._sink.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -13,6 +14,9 @@ from floorstream.schemas import (
     InvalidMessage,
     validate_message,
 )
+from floorstream.schemas.types import DeadLetterReason
+
+log = logging.getLogger(__name__)
 
 
 def route(topic: str, payload: bytes, now: Callable[[], datetime]) -> tuple[Record, str | None]:
@@ -20,6 +24,19 @@ def route(topic: str, payload: bytes, now: Callable[[], datetime]) -> tuple[Reco
     try:
         event = validate_message(topic, payload)
     except InvalidMessage as error:
-        dead = DeadLetter.from_invalid(topic, payload, error, received_at=now())
-        return Record(DLQ_TOPIC, dead.kafka_key, dead.to_kafka_value()), error.reason.value
+        return _dead_letter(topic, payload, error, now)
+    except Exception as error:  # a validator bug must not stop the gateway (guarantee 4)
+        log.exception("could not validate a message on %s; dead-lettering it", topic[:200])
+        reason = InvalidMessage(
+            DeadLetterReason.INVALID_FIELD,
+            f"the gateway could not validate it ({type(error).__name__})",
+        )
+        return _dead_letter(topic, payload, reason, now)
     return Record(EVENTS_TOPIC, event.kafka_key, event.to_kafka_value()), None
+
+
+def _dead_letter(
+    topic: str, payload: bytes, error: InvalidMessage, now: Callable[[], datetime]
+) -> tuple[Record, str]:
+    dead = DeadLetter.from_invalid(topic, payload, error, received_at=now())
+    return Record(DLQ_TOPIC, dead.kafka_key, dead.to_kafka_value()), error.reason.value

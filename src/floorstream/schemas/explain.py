@@ -86,6 +86,8 @@ def _explain(details: ErrorDetails, *, tagged: bool) -> tuple[DeadLetterReason, 
     error_type = details["type"]
     if error_type == "missing":
         return _R.MISSING_FIELD, f"field '{field}' is missing"
+    if loc[0] == "ts" and details["type"] == "rfc3339_range":
+        return _R.OUT_OF_RANGE, f"field 'ts': {details['msg']}"
     if loc[0] == "ts":
         return _R.BAD_TIMESTAMP, f"field 'ts': {details['msg']}; got {describe(details['input'])}"
     return _explain_value(f"field '{field}'", details)

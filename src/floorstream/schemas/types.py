@@ -141,6 +141,11 @@ not allow, so a timestamp is matched against this before it is parsed.
 _RFC3339 = re.compile(RFC3339_PATTERN)
 
 
+EARLIEST_TS: Final = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_TS: Final = datetime(2100, 1, 1, tzinfo=UTC)
+"""Event times outside ``[EARLIEST_TS, LATEST_TS)`` are refused (``out_of_range``)."""
+
+
 def parse_timestamp(value: Any) -> Any:
     """Parse an RFC 3339 timestamp string with offset; leave a `datetime` to pydantic's check.
 
@@ -161,14 +166,18 @@ def parse_timestamp(value: Any) -> Any:
     try:
         # fromisoformat() of Python 3.11 reads a lowercase "z" only as a separator.
         parsed = datetime.fromisoformat(value[:-1] + "Z" if value[-1] == "z" else value)
-        if parsed.year in (1, 9999):
-            # An offset could push such an instant out of datetime's range in UTC, where
-            # every processor puts it.
-            parsed.astimezone(UTC)
-    except (ValueError, OverflowError) as error:
+    except ValueError as error:
         raise PydanticCustomError(
             "rfc3339_value", "not a valid date or time ({reason})", {"reason": str(error)[:80]}
         ) from None
+    if not EARLIEST_TS <= parsed < LATEST_TS:
+        # Floor time: a clock set to year 1 or 9999 is broken, and such instants would overflow
+        # the time arithmetic of every processor (a poison event).
+        raise PydanticCustomError(
+            "rfc3339_range",
+            "{value} is outside {earliest} to {latest}; is the sender's clock set?",
+            {"value": value[:40], "earliest": EARLIEST_TS.year, "latest": LATEST_TS.year - 1},
+        )
     return parsed
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from floorstream.ingest import pipeline
 from floorstream.ingest.metrics import GatewayMetrics
 from floorstream.ingest.pipeline import Gateway
+from floorstream.ingest.types import Record
 from floorstream.schemas import DLQ_TOPIC, EVENTS_TOPIC
 from tests.support.fakes import FakeSink, FakeSource
 
@@ -124,3 +125,20 @@ async def test_a_full_sink_holds_back_later_messages_unacknowledged() -> None:
     assert source.acked == []
     stop.set()
     await task
+
+
+class BrokenSink(FakeSink):
+    async def submit(self, record: Record, on_durable: Callable[[], None]) -> None:
+        raise RuntimeError("a bug in the sink")
+
+
+async def test_a_broken_forwarder_stops_the_gateway_for_its_supervisor_to_restart() -> None:
+    source, sink = FakeSource(), BrokenSink()
+    gateway = Gateway(source, sink, GatewayMetrics.create(CollectorRegistry()))
+    task = asyncio.create_task(gateway.run(asyncio.Event()))
+    await settle()
+    source.publish(TOPIC, VALID)
+    with pytest.raises(RuntimeError, match="a bug in the sink"):
+        await asyncio.wait_for(task, 5)
+    assert source.stopped and sink.stopped  # resources closed all the same
+    assert source.acked == []  # and nothing acknowledged: the broker redelivers

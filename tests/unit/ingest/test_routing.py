@@ -4,6 +4,9 @@ import base64
 import json
 from datetime import UTC, datetime
 
+import pytest
+
+from floorstream.ingest import routing
 from floorstream.ingest.routing import route
 from floorstream.schemas import DLQ_TOPIC, EVENTS_TOPIC
 
@@ -26,3 +29,15 @@ def test_a_valid_event_is_keyed_by_its_line() -> None:
     assert reason is None
     assert (record.topic, record.key) == (EVENTS_TOPIC, b"f1/l3")
     assert json.loads(record.value)["good"] == 58
+
+
+def test_an_unexpected_validation_error_is_dead_lettered_not_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(topic: str, payload: bytes) -> None:
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(routing, "validate_message", broken)
+    record, reason = route("floor/v1/f1/l1/s1/machine", b"{}", lambda: NOW)
+    assert (record.topic, reason) == (DLQ_TOPIC, "invalid_field")
+    assert "ZeroDivisionError" in json.loads(record.value)["detail"]

@@ -353,3 +353,21 @@ class TestDeadLetter:
 
         with pytest.raises(ValueError, match="timezone"):
             DeadLetter.from_invalid("t", b"", error, datetime(2026, 11, 2))  # noqa: DTZ001
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "9999-12-31T23:59:59+00:00",
+        "0001-01-01T00:00:00+00:00",
+        "1999-12-31T23:59:59Z",
+        "2100-01-01T00:00:00Z",
+    ],
+)
+def test_a_timestamp_no_floor_clock_can_show_is_out_of_range(ts: str) -> None:
+    """Such instants would overflow every processor's time arithmetic: refused at the edge."""
+    payload = f'{{"event_id": "m", "ts": "{ts}", "state": "running"}}'.encode()
+    with pytest.raises(InvalidMessage) as refused:
+        validate_message("floor/v1/f1/l1/s1/machine", payload)
+    assert refused.value.reason is DeadLetterReason.OUT_OF_RANGE
+    assert "clock" in refused.value.detail
