@@ -8,7 +8,6 @@ The session's database is shared, so each test uses a factory name of its own.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -301,7 +300,9 @@ async def test_the_station_with_most_parts_unless_one_is_named(
     assert len(empty["buckets"]) == 1
 
 
-async def test_a_month_is_one_aggregate(api: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+async def test_a_month_of_minutes_sums_exactly(
+    api: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
     factory = a_factory()
     await put_line(api, factory, "l1", name="Line 1", ideal_cycle_time_s=0.5)
     start = datetime(2026, 9, 1, tzinfo=UTC)
@@ -313,13 +314,9 @@ async def test_a_month_is_one_aggregate(api: httpx.AsyncClient, db: asyncpg.Conn
     ]  # fmt: skip
     await db.copy_records_to_table("minute_bucket", records=records)
     params = {"start": "2026-09-01T00:00:00Z", "end": "2026-10-01T00:00:00Z"}
-    await get(api, factory, "l1", **params)  # warm up
-    began = time.perf_counter()
-    body = await get(api, factory, "l1", **params)
-    elapsed = time.perf_counter() - began
+    body = await get(api, factory, "l1", **params)  # speed is measured in bench/, not here
     assert body["total_count"] == 100 * minutes
     assert (body["availability"], body["performance"], body["quality"]) == (1.0, 0.8333, 0.99)
-    assert elapsed < 1.0, elapsed
     days = await get(api, factory, "l1", **params, granularity="day")
     assert [d["total_count"] for d in days["buckets"]] == [144_000] * 30
 
