@@ -21,17 +21,11 @@ from floorstream.schemas import MachinePayload, OrderPayload, ProductionPayload
 from floorstream.services.efficiency.core import fold_station
 from floorstream.services.runtime.embedded.stack import Endpoints
 from tests.integration.api.support import AUTH, serve
-from tests.unit.efficiency.builders import SHANGHAI, at, machine, produced
+from tests.unit.efficiency.builders import SHIFT_A, at, contract_shift, machine, produced
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 3, 0, 0, tzinfo=UTC)
-SHIFT_A = {
-    "name": "A",
-    "start": "06:00",
-    "end": "14:00",
-    "breaks": [{"start": "09:00", "end": "09:15"}, {"start": "11:30", "end": "12:00"}],
-}
 CONTRACT_LINE = {"name": "Press line 1", "timezone": "Asia/Shanghai", "ideal_cycle_time_s": 1.0}
 
 
@@ -128,19 +122,7 @@ async def get(api: httpx.AsyncClient, factory: str, line: str, **params: str) ->
 
 def contract_day() -> dict[str, Any]:
     """The contract's example shift as a station's events (see the core's unit test)."""
-    d = "2026-11-02 {}"
-    changes = [
-        machine(at(d.format(t), SHANGHAI), s, r)
-        for t, s, r in [
-            ("06:00", "running", None),
-            ("07:12", "down", "jam"),
-            ("07:59", "running", None),
-            ("10:00", "planned_stop", None),
-            ("10:15", "running", None),
-            ("14:00", "idle", None),
-        ]
-    ]
-    production = [produced(at(d.format("13:00"), SHANGHAI), 18_848, 423)]
+    changes, production = contract_shift()
     window = (at("2026-11-01 16:00"), at("2026-11-02 16:00"))  # the local day, in UTC
     return {"changes": changes, "production": production, "window": window}
 

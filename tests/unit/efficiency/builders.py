@@ -55,3 +55,33 @@ def line(
             "ideal_cycle_time_s": ideal,
         }
     )
+
+
+SHIFT_A: dict[str, object] = {
+    "name": "A",
+    "start": "06:00",
+    "end": "14:00",
+    "breaks": [{"start": "09:00", "end": "09:15"}, {"start": "11:30", "end": "12:00"}],
+}
+"""The contract's example shift (CONTRACT.md §5)."""
+
+
+def contract_shift() -> tuple[list[MachinePayload], list[ProductionPayload]]:
+    """The events of the contract's example answer, on 2026-11-02 in +08:00, under `SHIFT_A`.
+
+    A planned stop 10:00–10:15 and a breakdown 07:12–07:59; 18,848 good and 423 scrap. With
+    an ideal cycle time of 1 s: A .8881, P .8611, Q .9780, OEE .7479 (worked out where used).
+    """
+    day = "2026-11-02 {}"
+    changes = [
+        machine(at(day.format(t), SHANGHAI), state, reason)
+        for t, state, reason in [
+            ("06:00", "running", None),
+            ("07:12", "down", "jam"),
+            ("07:59", "running", None),
+            ("10:00", "planned_stop", None),
+            ("10:15", "running", None),
+            ("14:00", "idle", None),
+        ]
+    ]
+    return changes, [produced(at(day.format("13:00"), SHANGHAI), 18_848, 423)]

@@ -19,8 +19,17 @@ from floorstream.services.efficiency.core import (
     periods,
     scheduled_intervals,
 )
-from tests.unit.efficiency.builders import SHANGHAI, at, line, machine, order, produced
-from tests.unit.efficiency.test_schedule import NIGHT, SHIFT_A
+from tests.unit.efficiency.builders import (
+    SHANGHAI,
+    SHIFT_A,
+    at,
+    contract_shift,
+    line,
+    machine,
+    order,
+    produced,
+)
+from tests.unit.efficiency.test_schedule import NIGHT
 
 
 def answer(
@@ -54,18 +63,7 @@ def test_the_contract_example_a_full_shift_with_breaks() -> None:
     # A = 22380/25200 = .8881, P = 19271/22380 = .8611, Q = 18848/19271 = .9780,
     # OEE = 18848/25200 = .7479; slow cycles = 22380 − 19271 = 3 109 s.
     d = "2026-11-02 {}"
-    changes = [
-        machine(at(d.format(t), SHANGHAI), s, r)
-        for t, s, r in [
-            ("06:00", "running", None),
-            ("07:12", "down", "jam"),
-            ("07:59", "running", None),
-            ("10:00", "planned_stop", None),
-            ("10:15", "running", None),
-            ("14:00", "idle", None),
-        ]
-    ]
-    production = [produced(at(d.format("13:00"), SHANGHAI), 18_848, 423)]
+    changes, production = contract_shift()
     got = answer(
         line("Asia/Shanghai", [SHIFT_A]),
         changes,

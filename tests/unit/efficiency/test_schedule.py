@@ -8,15 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from floorstream.services.efficiency.core import periods, scheduled_intervals, wall_to_utc
-from tests.unit.efficiency.builders import SHANGHAI, at, line
+from tests.unit.efficiency.builders import SHANGHAI, SHIFT_A, at, line
 
 BERLIN, NEW_YORK = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")
-SHIFT_A = {
-    "name": "A",
-    "start": "06:00",
-    "end": "14:00",
-    "breaks": [{"start": "09:00", "end": "09:15"}, {"start": "11:30", "end": "12:00"}],
-}
 NIGHT = {
     "name": "N",
     "start": "22:00",

@@ -17,6 +17,7 @@ from typing import Any
 
 from asyncpg import Pool
 
+from floorstream.schemas.line_settings import LineSettings
 from floorstream.services.api.pagination import LineKey
 from floorstream.services.efficiency.core import Interval, MinuteBucket
 from floorstream.services.efficiency.store import BUCKET_COLUMNS
@@ -24,12 +25,16 @@ from floorstream.services.efficiency.store import BUCKET_COLUMNS
 
 @dataclass(frozen=True, slots=True)
 class LineRow:
-    """A line and its settings as stored (a JSON object, or None before any PUT)."""
+    """A line and its settings as stored (None before any PUT)."""
 
     factory: str
     line: str
-    settings: dict[str, Any] | None
+    settings: LineSettings | None
     updated_at: datetime
+
+    def settings_or_defaults(self) -> LineSettings:
+        """The stored settings, or the defaults (UTC, no shifts) for a line that has none."""
+        return self.settings if self.settings is not None else LineSettings(name=self.line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +46,9 @@ class LineListing:
     name: str | None
 
 
-def _settings(value: Any) -> dict[str, Any] | None:
-    # asyncpg answers jsonb as text unless a codec is set on the connection.
-    settings = json.loads(value) if isinstance(value, str) else value
-    return settings or None
+def _settings(value: str) -> LineSettings | None:
+    # asyncpg answers jsonb as text: validated as JSON once, here. "{}" means "none yet".
+    return None if json.loads(value) == {} else LineSettings.model_validate_json(value)
 
 
 def _line_row(record: Any) -> LineRow:
@@ -64,10 +68,10 @@ RETURNING factory, line, settings, updated_at
 
 
 async def upsert_line_settings(
-    pool: Pool, *, factory: str, line: str, settings: dict[str, Any]
+    pool: Pool, *, factory: str, line: str, settings: LineSettings
 ) -> LineRow:
     """Store ``settings`` as the line's whole settings, creating the line if it is new."""
-    record = await pool.fetchrow(_UPSERT, factory, line, json.dumps(settings))
+    record = await pool.fetchrow(_UPSERT, factory, line, settings.model_dump_json())
     return _line_row(record)
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated, Final
 
 from fastapi import APIRouter, HTTPException, Query
 
-from floorstream.schemas.line_settings import LineSettings
 from floorstream.services.api import figures, store
 from floorstream.services.api.auth import Caller
 from floorstream.services.api.deps import Database, FactoryPath, LinePath, Now, Rfc3339
@@ -90,11 +88,7 @@ async def get_line_efficiency(
     row = await store.get_line(pool, factory=factory, line=line)
     if row is None:
         raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
-    settings = (
-        LineSettings(name=line)
-        if row.settings is None
-        else LineSettings.model_validate_json(json.dumps(row.settings))
-    )
+    settings = row.settings_or_defaults()
     found = await figures.line_figures(
         pool,
         factory=factory,

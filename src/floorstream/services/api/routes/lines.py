@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Body, HTTPException
@@ -43,10 +42,9 @@ that do not depend on the schedule.
 
 
 def _line(row: store.LineRow) -> Line:
-    settings = None
-    if row.settings is not None:
-        settings = LineSettings.model_validate_json(json.dumps(row.settings))
-    return Line(factory=row.factory, line=row.line, settings=settings, updated_at=row.updated_at)
+    return Line(
+        factory=row.factory, line=row.line, settings=row.settings, updated_at=row.updated_at
+    )
 
 
 @router.get(
@@ -94,9 +92,7 @@ async def put_line_settings(
     caller: Caller,
     pool: Database,
 ) -> Line:
-    row = await store.upsert_line_settings(
-        pool, factory=factory, line=line, settings=settings.model_dump(mode="json")
-    )
+    row = await store.upsert_line_settings(pool, factory=factory, line=line, settings=settings)
     return _line(row)
 
 
