@@ -158,6 +158,8 @@ _EXAMPLE: Final[JsonDict] = {
     ],
     "small_stop_threshold_s": 120,
     "stale_after_s": 300,
+    "stop_alert_after_s": 600,
+    "slow_below": 0.8,
 }
 
 
@@ -191,6 +193,15 @@ class LineSettings(BaseModel):
     stale_after_s: PositiveSeconds = Field(
         default=300, description="A station silent for this long is shown as stale on boards."
     )
+    stop_alert_after_s: PositiveSeconds = Field(
+        default=600,
+        description="A station stopped this long raises the andon to `stopped_too_long`.",
+    )
+    slow_below: float = Field(
+        default=0.8, strict=True, gt=0, le=1, allow_inf_nan=False,
+        description="A running station whose performance over the last 10 minutes is below "
+        "this is `running_slow` on the andon.",
+    )  # fmt: skip
 
     @field_validator("timezone")
     @classmethod

@@ -64,7 +64,12 @@ async def test_put_creates_then_replaces_and_get_returns_it(client: httpx.AsyncC
     assert created.status_code == 200, created.text
     body = created.json()
     assert (body["factory"], body["line"]) == (factory, "l1")
-    assert body["settings"] == {**SETTINGS, "stale_after_s": 300}
+    assert body["settings"] == {
+        **SETTINGS,
+        "stale_after_s": 300,
+        "stop_alert_after_s": 600,
+        "slow_below": 0.8,
+    }
     assert body["updated_at"]
 
     replacement = {"name": "Press line 1b", "shifts": []}

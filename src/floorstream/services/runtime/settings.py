@@ -114,6 +114,14 @@ class ProcessorSettings(CommonSettings):
     """The Kafka→PostgreSQL stream processors."""
 
     processor_group: str = Field(default="floorstream-efficiency", min_length=1, max_length=128)
+    floor_group: str = Field(default="floorstream-floor", min_length=1, max_length=128)
+    retention_days: int = Field(
+        default=90,
+        ge=2,
+        le=3650,
+        description="Raw events older than this are deleted (the per-minute figures are kept); "
+        "an event that arrives later than this after its ts is skipped.",
+    )
     processor_batch_max: int = Field(default=5_000, ge=1, le=1_000_000)
     processor_batch_ms: int = Field(default=200, ge=1, le=60_000)
     metrics_port: int = Field(default=0, ge=0, le=65535)
