@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 import floorstream
 from floorstream.services.api.errors import install_error_handlers
 from floorstream.services.api.limits import BodyLimit
-from floorstream.services.api.routes import efficiency, health, lines
+from floorstream.services.api.routes import downtime, efficiency, factory, health, lines, status
 from floorstream.services.runtime.database import open_database
 from floorstream.services.runtime.settings import ApiSettings
 
@@ -52,6 +52,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(lines.router, prefix="/api/v1")
     app.include_router(efficiency.router, prefix="/api/v1")
+    app.include_router(factory.router, prefix="/api/v1")
+    app.include_router(status.router, prefix="/api/v1")
+    app.include_router(downtime.router, prefix="/api/v1")
     return app
 
 
