@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import pytest
 
 from floorstream.services.runtime.embedded.stack import Endpoints
 from tests.integration.api.support import serve
+from tests.support.database import fresh_database
 
 
 @pytest.fixture
@@ -24,13 +22,5 @@ async def client(stack: Endpoints) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def empty_client(stack: Endpoints) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the API on a database of its own, created empty and dropped after."""
-    name = f"api_empty_{uuid.uuid4().hex}"
-    admin = await asyncpg.connect(stack.database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = urlunsplit(urlsplit(stack.database_url)._replace(path=f"/{name}"))
-        async with serve(url) as http:
-            yield http
-        await admin.execute(f'DROP DATABASE "{name}"')
-    finally:
-        await admin.close()
+    async with fresh_database(stack.database_url, "api_empty") as url, serve(url) as http:
+        yield http

@@ -2,7 +2,9 @@
 consumer loop of `runtime.consumer` stores the offsets in the same one):
 
 1. read the records; one that is not an event of the contract is logged and skipped (policy:
-   skip, never stop: the gateway validated it, so it is a producer bug, not a line's);
+   skip, never stop: the gateway validated it, so it is a producer bug, not a line's); so is an
+   event older than the retention period (``not_before``): the events around it that its minutes
+   would be folded from are deleted, so it could only corrupt them;
 2. store the events not stored yet: a repeated ``event_id`` on a line counts once; register
    their lines (a line is known from its first valid event on);
 3. work out, per station, the minutes the new events can change: a machine change at ``ts``
@@ -18,7 +20,7 @@ consumer loop of `runtime.consumer` stores the offsets in the same one):
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +32,7 @@ from floorstream.services.efficiency.core import (
     context_bounds,
     fold_station,
 )
-from floorstream.services.runtime.consumer import Records
+from floorstream.services.runtime.consumer import Handler, Records
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ _MINUTE = timedelta(minutes=1)
 _EFFICIENCY_KINDS = frozenset({Kind.MACHINE, Kind.PRODUCTION, Kind.ORDER})
 
 
-def _events(records: Records) -> list[Event]:
+def _events(records: Records, not_before: datetime | None) -> list[Event]:
     events = []
     for record in records:
         try:
@@ -54,7 +56,25 @@ def _events(records: Records) -> list[Event]:
                 record.offset,
                 error,
             )
-    return events
+    if not_before is None:
+        return events
+    kept = [event for event in events if event.ts >= not_before]
+    if len(kept) < len(events):
+        log.warning(
+            "skipped %d event(s) older than the retention period (before %s)",
+            len(events) - len(kept),
+            not_before.isoformat(),
+        )
+    return kept
+
+
+def retaining(retention: timedelta, clock: Callable[[], datetime]) -> Handler:
+    """`apply_batch` that skips events older than ``retention`` before ``clock()``."""
+
+    async def handle(connection: Any, records: Records) -> None:
+        await apply_batch(connection, records, not_before=clock() - retention)
+
+    return handle
 
 
 def _floor(ts: datetime) -> datetime:
@@ -76,9 +96,11 @@ def _merge(
     windows[key] = (start, end)
 
 
-async def apply_batch(connection: Any, records: Records) -> None:
+async def apply_batch(
+    connection: Any, records: Records, *, not_before: datetime | None = None
+) -> None:
     """Steps 1–4 for one batch, on the batch's connection (inside its transaction)."""
-    events = _events(records)  # 1
+    events = _events(records, not_before)  # 1
     stored = await store.insert_new_events(connection, events=events)  # 2
     new = [e for e in events if f"{e.factory}/{e.line}/{e.event_id}" in stored]
     if not new:
