@@ -2,109 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import signal
 import subprocess
-import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from floorstream.schemas import DLQ_TOPIC, EVENTS_TOPIC
-from floorstream.services.runtime.embedded.process import free_port
 from floorstream.services.runtime.embedded.stack import Endpoints
 from tests.support.kafka import collect
 from tests.support.processes import alive, command_line, descendants, wait_until
+from tests.support.up import RunningUp, endpoint, get_json, start_up
 
 pytestmark = pytest.mark.e2e
-
-READY_WITHIN_S = 30
-
-
-@dataclass
-class RunningUp:
-    process: subprocess.Popen[str]
-    api: str
-    log_path: Path
-
-    def output(self) -> str:
-        return self.log_path.read_text()
-
-    def token(self) -> str:
-        match = re.search(r"\?token=(\S+)", self.output())
-        assert match, self.output()
-        return match[1]
-
-    def service_pid(self, name: str) -> int:
-        for pid in descendants(self.process.pid):
-            if f"-m floorstream {name} " in command_line(pid):
-                return pid
-        raise AssertionError(f"no {name} process under up")
-
-
-def _get(url: str, token: str | None = None) -> tuple[int, dict[str, object]]:
-    request = urllib.request.Request(url)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def _ready(api: str) -> bool:
-    try:
-        return _get(f"{api}/readyz")[0] == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _start_up(
-    tmp_path: Path, env: dict[str, str] | None = None, *, simulate: bool = False
-) -> RunningUp:
-    port = free_port()
-    log_path = tmp_path / "up.log"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("FLOORSTREAM_")}
-    with log_path.open("w") as output:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "floorstream",
-                "up",
-                "--simulate" if simulate else "--no-simulate",
-                "--api-port",
-                str(port),
-                "--mqtt-port",
-                "0",
-                "--kafka-port",
-                "0",
-                "--data-dir",
-                str(tmp_path / "data"),
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=environment | (env or {}),
-        )
-    up = RunningUp(process, f"http://127.0.0.1:{port}", log_path)
-    wait_until(lambda: _ready(up.api) or process.poll() is not None, READY_WITHIN_S, "readyz")
-    assert process.poll() is None, up.output()
-    wait_until(lambda: "floorstream is up." in up.output(), 5, "the announcement")
-    return up
 
 
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[RunningUp]:
-    running = _start_up(tmp_path)
+    running = start_up(tmp_path)
     yield running
     if running.process.poll() is None:
         running.process.send_signal(signal.SIGINT)
@@ -119,8 +37,8 @@ def test_up_is_ready_and_announces_the_board_link_and_token(up: RunningUp) -> No
     output = up.output()
     assert f"boards:   {up.api}/?token=" in output
     assert "admin token (shown once" in output
-    assert _get(f"{up.api}/api/v1/lines")[0] == 401
-    status, body = _get(f"{up.api}/api/v1/lines", up.token())
+    assert get_json(f"{up.api}/api/v1/lines")[0] == 401
+    status, body = get_json(f"{up.api}/api/v1/lines", up.token())
     assert status == 200 and body == {"items": [], "next": None}
 
 
@@ -145,7 +63,7 @@ def test_a_killed_up_leaves_no_server_behind(up: RunningUp) -> None:
 
 
 def test_up_uses_the_servers_it_is_pointed_at(stack: Endpoints, tmp_path: Path) -> None:
-    running = _start_up(
+    running = start_up(
         tmp_path,
         {
             "FLOORSTREAM_DATABASE_URL": stack.database_url,
@@ -163,14 +81,13 @@ def test_up_uses_the_servers_it_is_pointed_at(stack: Endpoints, tmp_path: Path) 
 
 
 async def test_the_simulated_factory_flows_through_to_the_figures(tmp_path: Path) -> None:
-    running = _start_up(tmp_path, simulate=True)
+    running = start_up(tmp_path, simulate=True)
     try:
-        match = re.search(r"^  kafka:\s+(\S+)$", running.output(), re.MULTILINE)
-        assert match, running.output()
-        events = await collect(match[1], EVENTS_TOPIC, until=lambda found: len(found) >= 100)
-        dead = await collect(match[1], DLQ_TOPIC, until=lambda found: False, timeout=2)
+        kafka = endpoint(running, "kafka")
+        events = await collect(kafka, EVENTS_TOPIC, until=lambda found: len(found) >= 100)
+        dead = await collect(kafka, DLQ_TOPIC, until=lambda found: False, timeout=2)
         token, line = running.token(), f"{running.api}/api/v1/factories/f1/lines/l1"
-        status, settings = _get(line, token)
+        status, settings = get_json(line, token)
         assert status == 200 and settings["settings"]["constraint_station"]
         now = datetime.now(UTC)
         hour = f"start={(now - timedelta(hours=1)):%Y-%m-%dT%H:%M:%SZ}&end={now:%Y-%m-%dT%H:%M:%SZ}"
@@ -180,7 +97,7 @@ async def test_the_simulated_factory_flows_through_to_the_figures(tmp_path: Path
         seen: list[object] = []
 
         def figured() -> bool:  # a simulated line starts with a setup: no parts at first
-            status, figures = _get(f"{line}/efficiency?{hour}", token)
+            status, figures = get_json(f"{line}/efficiency?{hour}", token)
             seen[:] = [status, figures]
             return (
                 status == 200
