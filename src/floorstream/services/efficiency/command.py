@@ -1,10 +1,18 @@
-"""`floorstream processor`: the Kafka→PostgreSQL stream processors."""
+"""`floorstream processor`: the Kafka→PostgreSQL stream processors.
+
+Both run in one process, each a member of its own consumer group on ``floor.events.v1``: the
+efficiency processor (OEE minute buckets, ``processor_group``) and the floor-state processor
+(stations, operators, materials, work orders, ``floor_group``). If either fails, the process
+fails, and its supervisor restarts it; each resumes from the offsets stored with its results.
+Both skip events older than the retention period (``retention_days``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from floorstream.services.runtime.database import open_database
@@ -20,13 +28,20 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "processor",
         help="run the stream processors (Kafka → PostgreSQL)",
-        description="Consume floor.events.v1 in a consumer group and keep the figures in "
+        description="Consume floor.events.v1 with two processors in one process, each in its "
+        "own consumer group: the efficiency processor keeps the OEE figures, the floor-state "
+        "processor the live floor (stations, operators, materials, work orders), both in "
         "PostgreSQL. Needs FLOORSTREAM_KAFKA_BOOTSTRAP and FLOORSTREAM_DATABASE_URL.",
     )
     parser.add_argument(
         "--group",
-        help="Kafka consumer group (default floorstream-efficiency, "
-        "env FLOORSTREAM_PROCESSOR_GROUP)",
+        help="consumer group of the efficiency processor (OEE figures) "
+        "(default floorstream-efficiency, env FLOORSTREAM_PROCESSOR_GROUP)",
+    )
+    parser.add_argument(
+        "--floor-group",
+        help="consumer group of the floor-state processor (stations, operators, materials, "
+        "work orders) (default floorstream-floor, env FLOORSTREAM_FLOOR_GROUP)",
     )
     add_log_format(parser)
     parser.set_defaults(run=run)
@@ -34,31 +49,53 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_with(
-        ProcessorSettings, processor_group=args.group, log_format=args.log_format
+        ProcessorSettings,
+        processor_group=args.group,
+        floor_group=args.floor_group,
+        log_format=args.log_format,
     )
     settings.require_database()
     settings.require_kafka()
     return run_service("processor", settings, lambda stop: serve(settings, stop))
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 async def serve(settings: ProcessorSettings, stop: asyncio.Event) -> None:
-    """The processor's wiring point: database (migrated), topics, then the consumer loop."""
+    """The processors' wiring point: database (migrated), topics, then both consumer loops,
+    sharing the pool; an error in either cancels the other and fails the process."""
     from floorstream.schemas import EVENTS_TOPIC
-    from floorstream.services.efficiency.processor import apply_batch
-    from floorstream.services.runtime.consumer import consume
+    from floorstream.services.efficiency import processor as efficiency
+    from floorstream.services.floor import processor as floor
+    from floorstream.services.runtime.consumer import Handler, consume
+    from floorstream.services.runtime.retention import keep_purging
 
     kafka = settings.require_kafka()
-    async with open_database(settings.require_database(), max_size=2) as pool:
+    async with open_database(settings.require_database(), max_size=5) as pool:
         if not await ensure_topics_when_reachable(kafka, stop):
             return
-        log.info("processor started (group %s)", settings.processor_group)
-        await consume(
-            kafka,
-            pool,
-            group=settings.processor_group,
-            topics=[EVENTS_TOPIC],
-            handler=apply_batch,
-            stop=stop,
-            batch_max=settings.processor_batch_max,
-            batch_ms=settings.processor_batch_ms,
+
+        async def member(group: str, handler: Handler) -> None:
+            await consume(
+                kafka,
+                pool,
+                group=group,
+                topics=[EVENTS_TOPIC],
+                handler=handler,
+                stop=stop,
+                batch_max=settings.processor_batch_max,
+                batch_ms=settings.processor_batch_ms,
+            )
+
+        log.info(
+            "processor started (groups %s and %s)", settings.processor_group, settings.floor_group
         )
+        retention = timedelta(days=settings.retention_days)
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(
+                member(settings.processor_group, efficiency.retaining(retention, _now))
+            )
+            tasks.create_task(member(settings.floor_group, floor.retaining(retention, _now)))
+            tasks.create_task(keep_purging(pool, retention=retention, clock=_now, stop=stop))

@@ -190,7 +190,7 @@ class TransactionalConsumer:
             return
         except (
             OSError,
-            asyncpg.PostgresConnectionStatusError,
+            asyncpg.PostgresConnectionError,
             asyncpg.InterfaceError,
             asyncpg.CannotConnectNowError,
         ) as error:

@@ -15,6 +15,7 @@ CREATE TABLE floor_event (
     action       text,                        -- people | material | order
     material_id  text,                        -- material
     quantity     double precision,            -- material
+    unit         text,                        -- material
     good         bigint,                      -- production
     scrap        bigint,                      -- production
     PRIMARY KEY (factory, line, event_id)

@@ -1,0 +1,147 @@
+"""The floor-state processor: the live floor (stations, operators, materials, work orders) from
+each batch of ``floor.events.v1``, inside its transaction (the consumer loop of
+`runtime.consumer` stores the offsets in the same one; consumer group ``floor_group``):
+
+1. read the records; one that is not an event of the contract is logged and skipped (policy:
+   skip, never stop: the gateway validated it, so it is a producer bug, not a line's); so is an
+   event older than the retention period (``not_before``), which retention would delete anyway
+   (one warning per batch, with the count);
+2. store the events in ``floor_event``; only those not stored yet are applied: a repeated
+   ``event_id`` on a line is applied once;
+3. stations: every event raises its station's ``last_seen``; a machine event newer by
+   ``(ts, event_id)`` than the station's state replaces it;
+4. operators: a people event newer than the operator's row replaces it;
+5. materials: each material the batch touched is recomputed from ``floor_event`` (latest level,
+   plus what was loaded or replenished after it; latest consumed; latest shortage or
+   replenished; unit and station of its latest event), keeping the stored level as the base
+   where retention deleted it (`fold.merge_stock`);
+6. work orders: (a) new production is added to every order of its line whose span
+   ``[started_at, ended_at)`` covers its ts; (b) the latest start and end of each order are
+   taken where they are newer; (c) an order whose span changed is recounted from
+   ``floor_event``, which holds production that arrived before its start;
+7. tell the board screens of the lines changed (`board_push.notify_changed`: a NOTIFY that
+   PostgreSQL sends only when this transaction commits).
+
+Each step keeps a row a function of the set of events applied, so neither duplicates nor the
+order of arrival change the floor state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from floorstream.schemas import (
+    Event,
+    InvalidMessage,
+    MaterialEvent,
+    OrderAction,
+    OrderEvent,
+    PeopleEvent,
+    ProductionEvent,
+    parse_kafka_value,
+)
+from floorstream.services.floor import store
+from floorstream.services.floor.fold import (
+    additions,
+    event_key,
+    latest_per,
+    merge_stock,
+    split_expired,
+    stations_seen,
+    unique,
+)
+from floorstream.services.runtime.board_push import notify_changed
+from floorstream.services.runtime.consumer import Handler, Records
+
+log = logging.getLogger(__name__)
+
+
+def _events(records: Records, not_before: datetime | None) -> list[Event]:
+    events = []
+    for record in records:
+        try:
+            events.append(parse_kafka_value(record.value))
+        except InvalidMessage as error:
+            log.warning(
+                "skipped %s[%d]@%d: not an event of the contract (%s)",
+                record.topic,
+                record.partition,
+                record.offset,
+                error,
+            )
+    kept, expired = split_expired(events, not_before)
+    if expired and not_before is not None:
+        log.warning(
+            "skipped %d event(s) older than the retention period (before %s)",
+            expired,
+            not_before.isoformat(),
+        )
+    return unique(kept)
+
+
+def retaining(retention: timedelta, clock: Callable[[], datetime]) -> Handler:
+    """`apply_batch` that skips events older than ``retention`` before ``clock()``."""
+
+    async def handle(connection: Any, records: Records) -> None:
+        await apply_batch(connection, records, not_before=clock() - retention)
+
+    return handle
+
+
+async def apply_batch(
+    connection: Any, records: Records, *, not_before: datetime | None = None
+) -> None:
+    """Steps 1–7 for one batch, on the batch's connection (inside its transaction)."""
+    events = _events(records, not_before)  # 1
+    stored = await store.insert_new_events(connection, events=events)  # 2
+    new = [event for event in events if event_key(event) in stored]
+    if not new:
+        return
+    await store.upsert_stations(connection, seen=stations_seen(new))  # 3
+    people = [e for e in new if isinstance(e, PeopleEvent)]
+    if people:  # 4
+        latest = latest_per(people, lambda e: (e.factory, e.line, e.operator_id))
+        await store.upsert_operators(connection, latest=latest.values())
+    await _materials(connection, [e for e in new if isinstance(e, MaterialEvent)])  # 5
+    await _orders(connection, new)  # 6
+    await notify_changed(connection, {(e.factory, e.line) for e in new})  # 7
+
+
+async def _materials(connection: Any, events: list[MaterialEvent]) -> None:
+    """Step 5."""
+    if not events:
+        return
+    touched = {(e.factory, e.line, e.material_id) for e in events}
+    found = await store.found_stocks(connection, materials=touched)
+    stored = await store.stored_stocks(connection, materials=touched)
+    added = additions(events)
+    stocks = {
+        key: merge_stock(found[key], stored.get(key), added.get(key, []))
+        for key in touched
+        if key in found  # always: the batch's own events are in floor_event
+    }
+    await store.write_stocks(connection, stocks=stocks)
+
+
+async def _orders(connection: Any, events: list[Event]) -> None:
+    """Step 6."""
+    await store.add_production(  # a
+        connection, made=[e for e in events if isinstance(e, ProductionEvent)]
+    )
+    orders = [e for e in events if isinstance(e, OrderEvent)]
+    if not orders:
+        return
+    changed: set[store.OrderKey] = set()
+    for action, upsert in (
+        (OrderAction.START, store.upsert_starts),
+        (OrderAction.END, store.upsert_ends),
+    ):  # b
+        latest = latest_per(
+            (e for e in orders if e.action is action), lambda e: (e.factory, e.line, e.order_id)
+        )
+        if latest:
+            changed |= await upsert(connection, latest=latest.values())
+    await store.recount_orders(connection, orders=changed)  # c

@@ -1,0 +1,108 @@
+"""`floorstream processor` runs both processors in one process, and fails if either fails."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from floorstream.schemas import EVENTS_TOPIC, Event, validate_message
+from floorstream.services.efficiency import command
+from floorstream.services.floor import processor as floor
+from floorstream.services.runtime.consumer import Handler, Records
+from floorstream.services.runtime.embedded.stack import Endpoints
+from floorstream.services.runtime.kafka_topics import ensure_topics
+from floorstream.services.runtime.settings import ProcessorSettings
+from tests.support.database import fresh_database
+
+pytestmark = pytest.mark.integration
+
+
+def _events(factory: str) -> list[Event]:
+    payloads = [
+        ("machine", {"event_id": "m1", "ts": "2026-11-30T06:00:00+00:00", "state": "running"}),
+        ("production", {"event_id": "p1", "ts": "2026-11-30T06:00:30+00:00", "good": 5}),
+    ]
+    return [
+        validate_message(f"floor/v1/{factory}/l1/s1/{kind}", json.dumps(payload).encode())
+        for kind, payload in payloads
+    ]
+
+
+async def _publish(bootstrap: str, events: list[Event]) -> None:
+    await ensure_topics(bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(EVENTS_TOPIC, event.to_kafka_value(), key=event.kafka_key)
+    finally:
+        await producer.stop()
+
+
+def _settings(stack: Endpoints, url: str, tag: str) -> ProcessorSettings:
+    return ProcessorSettings(
+        kafka_bootstrap=stack.kafka_bootstrap,
+        database_url=url,
+        processor_group=f"e-{tag}",
+        floor_group=f"f-{tag}",
+        processor_batch_ms=50,
+    )
+
+
+async def _count(url: str, query: str, factory: str) -> int:
+    connection = await asyncpg.connect(url)
+    try:
+        return int(await connection.fetchval(query, factory))
+    except asyncpg.UndefinedTableError:  # not migrated yet
+        return 0
+    finally:
+        await connection.close()
+
+
+async def test_serve_runs_the_efficiency_and_the_floor_processor(stack: Endpoints) -> None:
+    factory = f"c{uuid.uuid4().hex[:8]}"
+    await _publish(stack.kafka_bootstrap, _events(factory))
+    async with fresh_database(stack.database_url, "processor") as url:
+        stop = asyncio.Event()
+        serving = asyncio.create_task(command.serve(_settings(stack, url, factory), stop))
+        try:
+            async with asyncio.timeout(120):
+                while not (
+                    await _count(
+                        url, "SELECT count(*) FROM station_state WHERE factory = $1", factory
+                    )
+                    and await _count(
+                        url, "SELECT count(*) FROM minute_bucket WHERE factory = $1", factory
+                    )
+                ):
+                    assert not serving.done()
+                    await asyncio.sleep(0.1)
+        finally:
+            stop.set()
+            await asyncio.wait_for(serving, 60)
+
+
+async def test_serve_fails_when_either_processor_fails(
+    stack: Endpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(*_: Any) -> Handler:
+        async def handle(connection: Any, records: Records) -> None:
+            raise RuntimeError("floor handler broke")
+
+        return handle
+
+    monkeypatch.setattr(floor, "retaining", failing)
+    factory = f"c{uuid.uuid4().hex[:8]}"
+    await _publish(stack.kafka_bootstrap, _events(factory))
+    async with fresh_database(stack.database_url, "processor") as url:
+        with pytest.raises(ExceptionGroup) as raised:
+            await asyncio.wait_for(
+                command.serve(_settings(stack, url, factory), asyncio.Event()), 120
+            )
+    assert raised.group_contains(RuntimeError, match="floor handler broke")
