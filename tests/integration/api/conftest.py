@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 
 from floorstream.services.runtime.embedded.stack import Endpoints
-from tests.integration.api.support import serve
+from tests.integration.api.support import NOW, serve
 from tests.support.database import fresh_database
 
 
@@ -23,4 +24,18 @@ async def client(stack: Endpoints) -> AsyncIterator[httpx.AsyncClient]:
 async def empty_client(stack: Endpoints) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the API on a database of its own, created empty and dropped after."""
     async with fresh_database(stack.database_url, "api_empty") as url, serve(url) as http:
+        yield http
+
+
+@pytest.fixture
+async def db(stack: Endpoints) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(stack.database_url)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def api(stack: Endpoints) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the API whose clock is pinned at `NOW`."""
+    async with serve(stack.database_url, clock=lambda: NOW) as http:
         yield http

@@ -1,20 +1,29 @@
-"""The API under test: an app on a given database, reached through httpx in-process."""
+"""The API under test: an app on a given database, reached through httpx in-process; and
+the rows the processor would have stored, written directly."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
-from typing import Final
+from datetime import UTC, datetime
+from typing import Any, Final
 
+import asyncpg
 import httpx
 from pydantic import SecretStr
 
+from floorstream.schemas import MachinePayload, OrderPayload, ProductionPayload
 from floorstream.services.api.app import create_app
+from floorstream.services.efficiency.core import fold_station
 from floorstream.services.runtime.settings import ApiSettings
 
 TOKEN: Final = "t" * 32
 AUTH: Final = {"Authorization": f"Bearer {TOKEN}"}
+
+NOW: Final = datetime(2026, 11, 3, 0, 0, tzinfo=UTC)
+""""Now" of the ``api`` fixture's app."""
 
 
 @asynccontextmanager
@@ -28,3 +37,86 @@ async def serve(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
             yield http
+
+
+def a_factory() -> str:
+    """A factory name of its own: the session's database is shared."""
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+async def store_station(
+    db: asyncpg.Connection,
+    factory: str,
+    line: str,
+    station: str,
+    *,
+    changes: Sequence[MachinePayload] = (),
+    production: Sequence[ProductionPayload] = (),
+    orders: Sequence[OrderPayload] = (),
+    window: tuple[datetime, datetime],
+    small_stop_threshold_s: float = 0,
+) -> None:
+    """Store the events and, as the processor does, their buckets over `window` (whole UTC
+    minutes), folded with ``open_until=None``; a minute with nothing known is not stored."""
+    rows: list[tuple[Any, ...]] = []
+    for m in changes:
+        rows.append((m.event_id, "machine", m.ts, m.state.value, m.reason, None, None))
+    for p in production:
+        rows.append((p.event_id, "production", p.ts, None, None, p.good, p.scrap))
+    await db.executemany(
+        "INSERT INTO station_event (factory, line, station, event_id, kind, ts, state, reason,"
+        " good, scrap) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        [(factory, line, station, *row) for row in rows],
+    )
+    await db.executemany(
+        "INSERT INTO station_event (factory, line, station, event_id, kind, ts, action,"
+        " order_id, ideal_cycle_time_s) VALUES ($1, $2, $3, $4, 'order', $5, $6, $7, $8)",
+        [
+            (factory, line, station, o.event_id, o.ts, o.action.value, o.order_id,
+             o.ideal_cycle_time_s)
+            for o in orders
+        ],
+    )  # fmt: skip
+    buckets = fold_station(
+        changes,
+        production,
+        orders,
+        window_start=window[0],
+        window_end=window[1],
+        small_stop_threshold_s=small_stop_threshold_s,
+    )
+    records = [
+        (
+            factory, line, station, minute,
+            b.running_ms, b.idle_ms, b.starved_ms, b.blocked_ms, b.down_ms, b.setup_ms,
+            b.planned_stop_ms, b.offline_ms, b.small_stop_ms, b.unknown_ms,
+            b.total_count, b.good_count, b.scrap_count, b.startup_scrap,
+            b.ideal_time_s, b.count_without_ideal, json.dumps(dict(b.down_by_reason)),
+        )
+        for minute, b in buckets.items()
+        if b.covered_ms or b.total_count
+    ]  # fmt: skip
+    await db.copy_records_to_table("minute_bucket", records=records)
+
+
+async def put_line(api: httpx.AsyncClient, factory: str, line: str, **settings: Any) -> None:
+    response = await api.put(
+        f"/api/v1/factories/{factory}/lines/{line}", json=settings, headers=AUTH
+    )
+    assert response.status_code == 200, response.text
+
+
+BAD_RANGES: Final[list[tuple[dict[str, str], str]]] = [
+    ({"start": "yesterday", "end": "2026-11-03T00:00:00Z"}, "start"),
+    ({"start": "2026-11-02T00:00:00", "end": "2026-11-03T00:00:00Z"}, "start"),
+    ({"start": "2026-11-02T00:00:00Z", "end": "2026-11-03T00:00:00"}, "end"),
+    ({"end": "2026-11-03T00:00:00Z"}, "start"),
+    ({"start": "2026-11-02T00:00:00Z"}, "end"),
+    ({"start": "2026-11-03T00:00:00Z", "end": "2026-11-02T00:00:00Z"}, "end"),
+    ({"start": "2026-11-02T00:00:00Z", "end": "2026-11-02T00:00:00Z"}, "end"),
+    ({"start": "2025-09-01T00:00:00Z", "end": "2026-10-06T00:00:01Z"}, "end"),
+    ({"start": "0001-01-01T00:00:00+01:00", "end": "0001-01-02T00:00:00Z"}, "start"),
+    ({"start": "1969-12-31T23:59:59Z", "end": "1970-01-02T00:00:00Z"}, "start"),
+    ({"start": "9998-12-31T00:00:00Z", "end": "9999-12-31T23:59:59-05:00"}, "end"),
+]
+"""Query ranges a call over time refuses (422), and the field its message names first."""

@@ -21,8 +21,8 @@ only for minutes before the tail's first minute.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from asyncpg import Pool
@@ -44,7 +44,7 @@ from floorstream.services.efficiency.core import (
     scheduled_intervals,
 )
 
-__all__ = ["LineFigures", "line_figures"]
+__all__ = ["LineFigures", "combined", "line_figures"]
 
 _MINUTE = timedelta(minutes=1)
 
@@ -57,6 +57,25 @@ class LineFigures:
     station: str | None
     total: Efficiency
     periods: list[tuple[Period, Efficiency]]
+    totals: tuple[MinuteBucket, ...] = ()
+    """The buckets `total` is computed from, the line's ideal cycle time already applied:
+    ``efficiency_from_totals(totals, ideal_cycle_time_s=None) == total`` (see `combined`)."""
+
+
+def combined(lines: Iterable[LineFigures]) -> Efficiency:
+    """The figures of several lines as one, weighted by planned time: their totals (planned,
+    run and ideal time, counts, losses) summed, then the figures computed once from the sums
+    (not a mean of the lines' ratios)."""
+    totals = [bucket for figures in lines for bucket in figures.totals]
+    return efficiency_from_totals(totals, ideal_cycle_time_s=None)
+
+
+def _with_ideal(buckets: Sequence[MinuteBucket], ideal: float | None) -> tuple[MinuteBucket, ...]:
+    """`buckets` with their ``count_without_ideal`` turned into ideal time at the line's
+    ``ideal``, so that they no longer depend on the line's setting."""
+    resolved = [replace(bucket, count_without_ideal=0) for bucket in buckets]
+    parts = sum(bucket.count_without_ideal for bucket in buckets)
+    return (*resolved, MinuteBucket(unknown_ms=0, ideal_time_s=parts * (ideal or 0.0)))
 
 
 async def line_figures(
@@ -98,17 +117,21 @@ async def line_figures(
         pool, factory=factory, line=line, station=station, groups=groups, before=tail_start
     )
 
-    def answer(stored: MinuteBucket, intervals: Sequence[Interval]) -> Efficiency:
-        live = in_schedule(tail, list(intervals))
-        return efficiency_from_totals([stored, *live], ideal_cycle_time_s=ideal)
+    def counted(stored: MinuteBucket, intervals: Sequence[Interval]) -> list[MinuteBucket]:
+        return [stored, *in_schedule(tail, list(intervals))]
 
+    def answer(stored: MinuteBucket, intervals: Sequence[Interval]) -> Efficiency:
+        return efficiency_from_totals(counted(stored, intervals), ideal_cycle_time_s=ideal)
+
+    whole = counted(sums[0], scheduled)
     return LineFigures(
         station,
-        answer(sums[0], scheduled),
+        efficiency_from_totals(whole, ideal_cycle_time_s=ideal),
         [
             (period, answer(stored, period.scheduled))
             for period, stored in zip(chosen, sums[1:], strict=True)
         ],
+        _with_ideal(whole, ideal),
     )
 
 

@@ -85,6 +85,16 @@ async def get_line(pool: Pool, *, factory: str, line: str) -> LineRow | None:
     return None if record is None else _line_row(record)
 
 
+async def factory_lines(pool: Pool, *, factory: str) -> list[LineRow]:
+    """The factory's lines with their settings, in order of ``line`` (code points)."""
+    records = await pool.fetch(
+        "SELECT factory, line, settings, updated_at FROM line WHERE factory = $1"
+        ' ORDER BY line COLLATE "C"',
+        factory,
+    )
+    return [_line_row(record) for record in records]
+
+
 _PAGE = """
 SELECT factory, line, settings->>'name' AS name FROM line
 WHERE $1::text IS NULL OR (factory, line) > ($1::text, $2::text)

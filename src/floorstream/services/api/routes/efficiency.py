@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import timedelta
 from typing import Annotated, Final
 
 from fastapi import APIRouter, HTTPException, Query
 
+from floorstream.schemas.efficiency import EfficiencyPeriod, LineEfficiency
 from floorstream.services.api import figures, store
 from floorstream.services.api.auth import Caller
-from floorstream.services.api.deps import Database, FactoryPath, LinePath, Now, Rfc3339
-from floorstream.services.api.models import (
-    ERRORS,
-    EfficiencyPeriod,
-    ErrorBody,
-    LineEfficiency,
-)
+from floorstream.services.api.deps import Database, FactoryPath, LinePath, Now
+from floorstream.services.api.models import ERRORS, ErrorBody
+from floorstream.services.api.ranges import RANGE_RULES, End, Start, require_range
 from floorstream.services.efficiency.core import Efficiency, Granularity
 
 router = APIRouter(tags=["efficiency"])
 
-MAX_RANGE: Final = timedelta(days=400)
-"""The longest ``[start, end)`` one call may ask for."""
-
 _DESCRIPTION: Final = f"""\
-OEE of the line over `[start, end)`, both RFC 3339 with an offset (`Z` or `±HH:MM`; in a
-query string send `+` as `%2B`), `start` before `end`, at most {MAX_RANGE.days} days apart.
+OEE of the line over `[start, end)`, {RANGE_RULES}.
 Figures are read from per-minute buckets: a minute counts when it starts inside the line's
 scheduled time (its shifts minus breaks, in its time zone; all time without shifts). Time
 with no known state (before a station's first event) is not planned time.
@@ -64,16 +56,8 @@ def _figures(answer: Efficiency) -> dict[str, object]:
 async def get_line_efficiency(
     factory: FactoryPath,
     line: LinePath,
-    start: Annotated[
-        Rfc3339,
-        Query(
-            description="Start of the range (inclusive).", examples=["2026-11-02T06:00:00+08:00"]
-        ),
-    ],
-    end: Annotated[
-        Rfc3339,
-        Query(description="End of the range (exclusive).", examples=["2026-11-02T14:00:00+08:00"]),
-    ],
+    start: Start,
+    end: End,
     caller: Caller,
     pool: Database,
     now: Now,
@@ -81,10 +65,7 @@ async def get_line_efficiency(
         Granularity | None, Query(description="Add `buckets` per hour, shift or day.")
     ] = None,
 ) -> LineEfficiency:
-    if end <= start:
-        raise HTTPException(422, "end: must be after start")
-    if end - start > MAX_RANGE:
-        raise HTTPException(422, f"end: the range may be at most {MAX_RANGE.days} days")
+    require_range(start, end)
     row = await store.get_line(pool, factory=factory, line=line)
     if row is None:
         raise HTTPException(404, f"no line {line!r} in factory {factory!r}")

@@ -72,6 +72,7 @@ async def list_lines(
     description=_PUT_DESCRIPTION,
     responses={
         **ERRORS,
+        400: {"model": ErrorBody, "description": "The body cannot be read as JSON."},
         413: {"model": ErrorBody, "description": "The body is over 64 KiB."},
     },
 )
