@@ -12,7 +12,17 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 import floorstream
 from floorstream.services.api.errors import install_error_handlers
 from floorstream.services.api.limits import BodyLimit
-from floorstream.services.api.routes import downtime, efficiency, factory, health, lines, status
+from floorstream.services.api.live import LiveHub
+from floorstream.services.api.routes import (
+    boards,
+    downtime,
+    efficiency,
+    factory,
+    health,
+    lines,
+    live,
+    status,
+)
 from floorstream.services.runtime.database import open_database
 from floorstream.services.runtime.settings import ApiSettings
 
@@ -32,7 +42,13 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_database(settings.require_database()) as pool:
             app.state.pool = pool
-            yield
+            hub = LiveHub.for_database(settings.require_database())
+            app.state.live = hub
+            await hub.start()
+            try:
+                yield
+            finally:
+                await hub.stop()
 
     app = FastAPI(
         title="floorstream",
@@ -55,6 +71,9 @@ def create_app(
     app.include_router(factory.router, prefix="/api/v1")
     app.include_router(status.router, prefix="/api/v1")
     app.include_router(downtime.router, prefix="/api/v1")
+    app.include_router(live.router, prefix="/api/v1")
+    app.include_router(boards.router)
+    app.mount(boards.STATIC_PATH, boards.static_files(), name="static")
     return app
 
 

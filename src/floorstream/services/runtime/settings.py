@@ -88,6 +88,13 @@ class ApiSettings(CommonSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     bootstrap_token: SecretStr | None = None
+    board_heartbeat_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="Seconds between heartbeats on a board's live feed; a screen that hears "
+        "nothing for 2.5 times this marks its figures stale.",
+    )
 
     @model_validator(mode="after")
     def _no_insecure_default_in_production(self) -> ApiSettings:

@@ -1,0 +1,71 @@
+"""The kanban board pages for shop-floor screens, and their static assets.
+
+The pages are plain HTML, CSS and ES modules shipped in `floorstream.kanban` (``static/``):
+no build step, nothing fetched from the internet. A page holds no data, so it is served
+without a token; its scripts read ``?token=`` from the page's address and send it with every
+data call and with the live feed (CONTRACT.md §5).
+
+Every asset is answered with ``Cache-Control: no-cache``: a kiosk screen runs for weeks, and
+after an upgrade it must revalidate (cheaply, by ETag) rather than keep running old scripts.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Final
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from floorstream.services.api.deps import FactoryPath, LinePath
+
+__all__ = ["STATIC_PATH", "router", "static_files"]
+
+STATIC_PATH: Final = "/static"
+_PACKAGE: Final = ("floorstream.kanban", "static")
+_NO_CACHE: Final = {"Cache-Control": "no-cache"}
+
+router = APIRouter(include_in_schema=False)
+
+
+class _RevalidatedStaticFiles(StaticFiles):
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update(_NO_CACHE)
+        return response
+
+
+def static_files() -> StaticFiles:
+    """The assets, to mount at `STATIC_PATH`."""
+    return _RevalidatedStaticFiles(packages=[_PACKAGE])
+
+
+@cache
+def _static_directory() -> str:
+    return str(resources.files(_PACKAGE[0]) / _PACKAGE[1])
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(f"{_static_directory()}/{name}", media_type="text/html", headers=_NO_CACHE)
+
+
+@router.get("/")
+async def index_page() -> FileResponse:
+    """The factories and lines the viewer may see (the list comes from ``/api/v1/lines``)."""
+    return _page("index.html")
+
+
+@router.get("/boards/{factory}")
+async def factory_page(factory: FactoryPath) -> FileResponse:
+    """Every line of the factory as a tile."""
+    return _page("factory.html")
+
+
+@router.get("/boards/{factory}/{line}")
+async def line_page(factory: FactoryPath, line: LinePath) -> FileResponse:
+    """The line board, for the screen beside the line."""
+    return _page("line.html")
