@@ -94,6 +94,6 @@ def start_up(
 
 def endpoint(up: RunningUp, name: str) -> str:
     """Where a server of ``up`` answers, from its announcement (``mqtt``, ``kafka``...)."""
-    match = re.search(rf"^  {name}:\s+(\S+)$", up.output(), re.MULTILINE)
+    match = re.search(rf"^  {name}:\s+(\S+)", up.output(), re.MULTILINE)
     assert match, up.output()
     return match[1]
