@@ -21,6 +21,7 @@ from floorstream.schemas.floor_state import (
     OperatorPresence,
     StationStatus,
 )
+from floorstream.schemas.kanban import KanbanCard
 from floorstream.schemas.line_settings import LineSettings
 from floorstream.schemas.types import MachineState
 
@@ -71,6 +72,7 @@ class FloorState:
     operators: Sequence[OperatorRow] = ()
     materials: Sequence[MaterialRow] = ()
     order: WorkOrder | None = None
+    cards: Sequence[KanbanCard] = ()
 
 
 def seconds(since: datetime, now: datetime) -> float:
@@ -158,4 +160,5 @@ def line_status(
         operators=[_operator(row, now) for row in operators],
         materials=[_material(row) for row in materials],
         order=order_progress(order, settings=settings, now=now) if order is not None else None,
+        cards=list(floor.cards),
     )

@@ -13,6 +13,7 @@ from typing import Final, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from floorstream.schemas.kanban import KanbanCard
 from floorstream.schemas.types import MachineState
 
 __all__ = [
@@ -109,6 +110,7 @@ _LINE: Final[JsonDict] = {
     "operators": [_OPERATOR],
     "materials": [_MATERIAL],
     "order": _ORDER,
+    "cards": [],
 }
 
 
@@ -231,3 +233,7 @@ class LineStatus(BaseModel):
     operators: list[OperatorPresence] = Field(description="Checked in; by station, then id.")
     materials: list[MaterialStatus] = Field(description="By station, then material.")
     order: OrderProgress | None = Field(description="The order started last; null if none.")
+    cards: list[KanbanCard] = Field(
+        default_factory=list,
+        description="The line's open material replenishment cards, oldest raised first.",
+    )

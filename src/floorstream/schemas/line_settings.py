@@ -31,9 +31,9 @@ from pydantic import (
 from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
-from floorstream.schemas.types import Segment
+from floorstream.schemas.types import Identifier, Segment
 
-__all__ = ["Break", "ClockTime", "LineSettings", "Shift"]
+__all__ = ["Break", "ClockTime", "LineSettings", "MaterialKanban", "Shift"]
 
 _DAY_MINUTES: Final = 24 * 60
 _HHMM: Final = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])", re.ASCII)
@@ -160,7 +160,25 @@ _EXAMPLE: Final[JsonDict] = {
     "stale_after_s": 300,
     "stop_alert_after_s": 600,
     "slow_below": 0.8,
+    "materials": {"steel-coil-2mm": {"reorder_point": 500, "container_quantity": 1000}},
 }
+
+
+class MaterialKanban(BaseModel):
+    """Replenishment of one material at the line: when its quantity on hand falls to
+    ``reorder_point`` or below, a kanban card asks the warehouse for a container."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reorder_point: float = Field(
+        strict=True, ge=0, allow_inf_nan=False,
+        description="A card is raised when the quantity on hand is at or below this.",
+    )  # fmt: skip
+    container_quantity: float = Field(
+        strict=True, gt=0, allow_inf_nan=False,
+        description="What one card asks for; one more card for each further container below "
+        "the reorder point.",
+    )  # fmt: skip
 
 
 class LineSettings(BaseModel):
@@ -202,6 +220,11 @@ class LineSettings(BaseModel):
         description="A running station whose performance over the last 10 minutes is below "
         "this is `running_slow` on the andon.",
     )  # fmt: skip
+    materials: dict[Identifier, MaterialKanban] = Field(
+        default_factory=dict,
+        description="Material replenishment kanban, per `material_id` of the line's material "
+        "events: its reorder point and container quantity, in the unit of its events.",
+    )
 
     @field_validator("timezone")
     @classmethod

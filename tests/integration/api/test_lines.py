@@ -69,6 +69,7 @@ async def test_put_creates_then_replaces_and_get_returns_it(client: httpx.AsyncC
         "stale_after_s": 300,
         "stop_alert_after_s": 600,
         "slow_below": 0.8,
+        "materials": {},
     }
     assert body["updated_at"]
 

@@ -201,6 +201,7 @@ async def test_a_line_with_no_floor_state_yet(
         "operators": [],
         "materials": [],
         "order": None,
+        "cards": [],
     }
 
 

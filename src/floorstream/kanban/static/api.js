@@ -11,12 +11,21 @@ export class ApiError extends Error {
 }
 
 export async function getJson(path, params = {}) {
+  return callJson("GET", path, params);
+}
+
+/** A POST without a body (an action such as advancing a kanban card); answers its JSON. */
+export async function postJson(path) {
+  return callJson("POST", path);
+}
+
+async function callJson(method, path, params = {}) {
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
   const headers = token ? { Authorization: `Bearer ${token}` } : {};
   let response;
   try {
-    response = await fetch(url, { headers, cache: "no-store" });
+    response = await fetch(url, { method, headers, cache: "no-store" });
   } catch (error) {
     throw new ApiError(0, String(error));
   }
@@ -47,6 +56,10 @@ export function feedUrl(path) {
   const url = new URL(path, location.origin);
   if (token) url.searchParams.set("token", token);
   return url.toString();
+}
+
+export function kanbanPath(factory) {
+  return `/api/v1/factories/${encodeURIComponent(factory)}/kanban/cards`;
 }
 
 export function linePath(factory, line) {

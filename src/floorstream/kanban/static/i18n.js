@@ -42,6 +42,21 @@ const LABELS = {
     operators_count: "operators",
     alerts: "material alerts",
     slow: "performance (10 min)",
+    kanban: "Material kanban",
+    kanban_cards: "Kanban cards",
+    card_requested: "Requested",
+    card_in_transit: "In transit",
+    card_delivered: "Delivered",
+    card_closed: "Closed",
+    advance: "Advance",
+    advance_to: "→ {status}",
+    awaiting_replenished: "awaiting replenishment",
+    no_card: "No card",
+    age: "age",
+    orders: "Work orders",
+    order_queued: "Queued",
+    order_running: "Running",
+    order_done_card: "Done",
   },
   zh: {
     lines: "产线",
@@ -84,6 +99,21 @@ const LABELS = {
     operators_count: "人员",
     alerts: "物料报警",
     slow: "性能（10 分钟）",
+    kanban: "物料看板",
+    kanban_cards: "补料卡",
+    card_requested: "已请求",
+    card_in_transit: "配送中",
+    card_delivered: "已送达",
+    card_closed: "已关闭",
+    advance: "推进",
+    advance_to: "→ {status}",
+    awaiting_replenished: "等待补料确认",
+    no_card: "无补料卡",
+    age: "已等待",
+    orders: "工单",
+    order_queued: "排队",
+    order_running: "进行中",
+    order_done_card: "已完成",
   },
 };
 
@@ -157,6 +187,14 @@ export function t(key, values = {}) {
 export function stateLabel(state) {
   if (state == null) return ANDON[lang].unknown;
   return STATES[lang][state] ?? state;
+}
+
+export function cardLabel(status) {
+  return t(`card_${status}`);
+}
+
+export function orderLabel(status) {
+  return t(status === "done" ? "order_done_card" : `order_${status}`);
 }
 
 export function andonLabel(level) {

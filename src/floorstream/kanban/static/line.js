@@ -8,7 +8,7 @@ import { ApiError, feedUrl, getJson, linePath, shiftSoFar } from "./api.js";
 import { el } from "./dom.js";
 import { LiveFeed } from "./feed.js";
 import { duration, number, percent, shortTime } from "./format.js";
-import { ANDON_SHAPES, andonLabel, stateLabel, t } from "./i18n.js";
+import { ANDON_SHAPES, andonLabel, cardLabel, orderLabel, stateLabel, t } from "./i18n.js";
 import { Screen } from "./screen.js";
 
 const FIGURES_EVERY_MS = 30000;
@@ -23,6 +23,7 @@ const view = {
   fetchedAt: 0, // Date.now() when it came
   shift: null, // {name, start, end, figures}
   downtime: null, // the /downtime answer, or null where it failed
+  orders: null, // the /orders answer (work-order cards), or null where it failed
   figuresAt: 0,
   feedLive: false,
   busy: false,
@@ -144,6 +145,32 @@ function materialsPanel(materials) {
     materials.length ? list : el("div", { class: "muted", text: t("no_material") }));
 }
 
+function cardsPanel(cards) {
+  const list = el("div", { class: "line-cards" });
+  for (const card of cards ?? []) {
+    list.append(el("article", { class: `card card-${card.status}`, "data-card": card.id, "data-status": card.status },
+      el("div", { class: "card-status", text: cardLabel(card.status) }),
+      el("div", { class: "card-material", text: card.material_id }),
+      el("div", { class: "num", text: `${number(card.quantity, 1)} ${card.unit ?? ""} · ${duration(card.age_s + elapsedS())}` })));
+  }
+  return el("section", { class: "panel", id: "cards" },
+    el("h2", { text: `${t("kanban_cards")} · ${(cards ?? []).length}` }),
+    (cards ?? []).length ? list : el("div", { class: "muted", text: t("no_card") }));
+}
+
+function orderCardsPanel(orders) {
+  const list = el("ul", { class: "order-cards" });
+  for (const order of (orders?.orders ?? []).slice(0, 6)) {
+    list.append(el("li", { class: `order-${order.status}`, "data-order": order.order_id },
+      el("span", { text: `${order.order_id}${order.product_id ? ` · ${order.product_id}` : ""}` }),
+      el("span", { class: "num", text: `${number(order.good_count)} / ${number(order.target_quantity)}` }),
+      el("span", { text: orderLabel(order.status) })));
+  }
+  return el("section", { class: "panel", id: "order-cards" },
+    el("h2", { text: t("orders") }),
+    list.childElementCount ? list : el("div", { class: "muted", text: orders ? t("no_order") : "–" }));
+}
+
 function renderBanner(status) {
   const late = (status?.stations ?? []).filter((s) => s.andon === "stopped_too_long");
   if (late.length) {
@@ -177,7 +204,8 @@ function render() {
       orderPanel(status.order),
       oeePanel(view.shift),
       downtimePanel(view.downtime),
-      el("div", { class: "lists" }, operatorsPanel(status.operators), materialsPanel(status.materials)))));
+      el("div", { class: "lists" }, operatorsPanel(status.operators), materialsPanel(status.materials)),
+      el("div", { class: "lists" }, cardsPanel(status.cards), orderCardsPanel(view.orders)))));
 }
 
 async function refreshFigures() {
@@ -207,6 +235,7 @@ async function refresh() {
       try {
         view.status = await getJson(`${base}/status`);
         view.fetchedAt = Date.now();
+        view.orders = await getJson(`${base}/orders`).catch(() => null); // optional: "–"
         if (Date.now() - view.figuresAt >= FIGURES_EVERY_MS) await refreshFigures();
         screen.showError(null);
         if (view.feedLive) screen.markLive();

@@ -19,8 +19,10 @@ from floorstream.services.api.routes import (
     efficiency,
     factory,
     health,
+    kanban,
     lines,
     live,
+    orders,
     status,
 )
 from floorstream.services.runtime.database import open_database
@@ -72,6 +74,8 @@ def create_app(
     app.include_router(status.router, prefix="/api/v1")
     app.include_router(downtime.router, prefix="/api/v1")
     app.include_router(live.router, prefix="/api/v1")
+    app.include_router(kanban.router, prefix="/api/v1")
+    app.include_router(orders.router, prefix="/api/v1")
     app.include_router(boards.router)
     app.mount(boards.STATIC_PATH, boards.static_files(), name="static")
     return app

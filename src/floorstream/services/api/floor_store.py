@@ -18,6 +18,7 @@ from floorstream.kanban.orders import WorkOrder
 from floorstream.kanban.performance import RunWindow
 from floorstream.kanban.status import FloorState, MaterialRow, OperatorRow, StationRow
 from floorstream.schemas.types import MachineState
+from floorstream.services.api.kanban_store import line_cards
 
 __all__ = [
     "checked_in",
@@ -30,9 +31,10 @@ __all__ = [
 
 
 async def read_floor(
-    pool: Pool, *, factory: str, line: str, window: tuple[datetime, datetime]
+    pool: Pool, *, factory: str, line: str, window: tuple[datetime, datetime], now: datetime
 ) -> FloorState:
-    """The line's floor state; ``window`` (``[start, end)``) bounds the running stations' runs."""
+    """The line's floor state; ``window`` (``[start, end)``) bounds the running stations' runs,
+    ``now`` gives the open kanban cards' age."""
     async with (
         pool.acquire() as connection,
         connection.transaction(isolation="repeatable_read", readonly=True),
@@ -47,6 +49,7 @@ async def read_floor(
             operators=await checked_in(connection, factory=factory, line=line),
             materials=await material_stock(connection, factory=factory, line=line),
             order=await current_order(connection, factory=factory, line=line),
+            cards=await line_cards(connection, factory=factory, line=line, now=now),
         )
 
 

@@ -15,15 +15,22 @@ each batch of ``floor.events.v1``, inside its transaction (the consumer loop of
    plus what was loaded or replenished after it; latest consumed; latest shortage or
    replenished; unit and station of its latest event), keeping the stored level as the base
    where retention deleted it (`fold.merge_stock`);
-6. work orders: (a) new production is added to every order of its line whose span
+6. kanban cards (`cards`): (a) a material's latest new ``replenished`` event closes its open
+   cards raised before it; (b) a material whose recomputed quantity is at or below the reorder
+   point of the line's settings gets the cards it needs (`kanban.replenishment.cards_needed`)
+   where it has none open, an ``INSERT`` that the partial unique index makes idempotent; a
+   card's later moves (warehouse advances) are the API's;
+7. work orders: (a) new production is added to every order of its line whose span
    ``[started_at, ended_at)`` covers its ts; (b) the latest start and end of each order are
    taken where they are newer; (c) an order whose span changed is recounted from
    ``floor_event``, which holds production that arrived before its start;
-7. tell the board screens of the lines changed (`board_push.notify_changed`: a NOTIFY that
+8. tell the board screens of the lines changed (`board_push.notify_changed`: a NOTIFY that
    PostgreSQL sends only when this transaction commits).
 
 Each step keeps a row a function of the set of events applied, so neither duplicates nor the
-order of arrival change the floor state.
+order of arrival change the floor state. Kanban cards (step 6) are the exception: they are a
+workflow the warehouse moves on, so a card depends on when its material crossed the reorder
+point; a repeated event still raises or closes nothing twice.
 """
 
 from __future__ import annotations
@@ -43,8 +50,10 @@ from floorstream.schemas import (
     ProductionEvent,
     parse_kafka_value,
 )
-from floorstream.services.floor import store
+from floorstream.services.floor import cards, store
 from floorstream.services.floor.fold import (
+    MaterialKey,
+    Stock,
     additions,
     event_key,
     latest_per,
@@ -94,7 +103,7 @@ def retaining(retention: timedelta, clock: Callable[[], datetime]) -> Handler:
 async def apply_batch(
     connection: Any, records: Records, *, not_before: datetime | None = None
 ) -> None:
-    """Steps 1–7 for one batch, on the batch's connection (inside its transaction)."""
+    """Steps 1–8 for one batch, on the batch's connection (inside its transaction)."""
     events = _events(records, not_before)  # 1
     stored = await store.insert_new_events(connection, events=events)  # 2
     new = [event for event in events if event_key(event) in stored]
@@ -105,15 +114,18 @@ async def apply_batch(
     if people:  # 4
         latest = latest_per(people, lambda e: (e.factory, e.line, e.operator_id))
         await store.upsert_operators(connection, latest=latest.values())
-    await _materials(connection, [e for e in new if isinstance(e, MaterialEvent)])  # 5
-    await _orders(connection, new)  # 6
-    await notify_changed(connection, {(e.factory, e.line) for e in new})  # 7
+    materials = [e for e in new if isinstance(e, MaterialEvent)]
+    stocks = await _materials(connection, materials)  # 5
+    if materials:  # 6
+        await cards.apply_cards(connection, events=materials, stocks=stocks)
+    await _orders(connection, new)  # 7
+    await notify_changed(connection, {(e.factory, e.line) for e in new})  # 8
 
 
-async def _materials(connection: Any, events: list[MaterialEvent]) -> None:
-    """Step 5."""
+async def _materials(connection: Any, events: list[MaterialEvent]) -> dict[MaterialKey, Stock]:
+    """Step 5; return the stocks recomputed."""
     if not events:
-        return
+        return {}
     touched = {(e.factory, e.line, e.material_id) for e in events}
     found = await store.found_stocks(connection, materials=touched)
     stored = await store.stored_stocks(connection, materials=touched)
@@ -124,10 +136,11 @@ async def _materials(connection: Any, events: list[MaterialEvent]) -> None:
         if key in found  # always: the batch's own events are in floor_event
     }
     await store.write_stocks(connection, stocks=stocks)
+    return stocks
 
 
 async def _orders(connection: Any, events: list[Event]) -> None:
-    """Step 6."""
+    """Step 7."""
     await store.add_production(  # a
         connection, made=[e for e in events if isinstance(e, ProductionEvent)]
     )

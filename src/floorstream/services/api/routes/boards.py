@@ -65,6 +65,13 @@ async def factory_page(factory: FactoryPath) -> FileResponse:
     return _page("factory.html")
 
 
+# Before the line board: a line named "kanban" has no board page of its own.
+@router.get("/boards/{factory}/kanban")
+async def kanban_page(factory: FactoryPath) -> FileResponse:
+    """The factory's material kanban, for the warehouse: open cards by status."""
+    return _page("kanban.html")
+
+
 @router.get("/boards/{factory}/{line}")
 async def line_page(factory: FactoryPath, line: LinePath) -> FileResponse:
     """The line board, for the screen beside the line."""

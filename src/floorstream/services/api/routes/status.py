@@ -48,6 +48,8 @@ order's ideal cycle time (else the line's): `expected_count` = min(target, ⌊el
 (null without a cycle time), `efficiency` = good / expected (null when expected is 0 or null),
 `remaining` = max(0, target − good), `projected_finish` = now + remaining × elapsed / good
 while running with a good part made and parts remaining (else null).
+
+**cards** are the line's open material replenishment cards (see the kanban calls).
 """
 
 
@@ -65,7 +67,7 @@ async def get_line_status(
     if row is None:
         raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
     floor = await floor_store.read_floor(
-        pool, factory=factory, line=line, window=recent_window(now)
+        pool, factory=factory, line=line, window=recent_window(now), now=now
     )
     return line_status(
         floor,
