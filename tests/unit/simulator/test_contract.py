@@ -91,6 +91,7 @@ def test_the_line_settings_keep_the_contract() -> None:
         "constraint_station",
         "shifts",
         "small_stop_threshold_s",
+        "materials",
     }
     assert settings["timezone"] == "Asia/Shanghai"
     assert settings["shifts"] == [

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from floorstream.schemas.line_settings import LineSettings
 from floorstream.services.simulator.layout import (
     STATION_CHAIN,
     factory_timezone,
@@ -80,6 +81,11 @@ def test_the_settings_match_the_simulated_line() -> None:
     assert settings["ideal_cycle_time_s"] == profile.ideal_cycle_time_s
     assert settings["timezone"] == profile.timezone
     assert settings["small_stop_threshold_s"] == 120.0
+    assert settings["materials"] == {
+        m.material_id: {"reorder_point": m.reorder_at, "container_quantity": m.lot}
+        for m in profile.materials
+    }
+    LineSettings.model_validate(settings)  # what `up` PUTs is valid
     assert line_settings_for("f2", "l3") == settings  # names alone decide, not the seed
 
 

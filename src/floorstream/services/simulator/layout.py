@@ -173,4 +173,11 @@ def line_settings_for(factory: str, line: str) -> dict[str, object]:
         "constraint_station": profile.constraint,
         "shifts": [shift.as_setting() for shift in SHIFTS],
         "small_stop_threshold_s": params.SMALL_STOP_THRESHOLD_S,
+        "materials": {
+            material.material_id: {
+                "reorder_point": material.reorder_at,
+                "container_quantity": material.lot,
+            }
+            for material in profile.materials
+        },
     }

@@ -44,12 +44,12 @@ class Stock:
         self.due = now + lead
 
     def receive(self) -> str:
-        """Book the delivery in; the material action to report (``loaded`` or ``replenished``)."""
+        """Book the delivery in; the material action to report: ``replenished`` (it answers the
+        reorder, so it closes the line's kanban card, and ends a shortage if there is one)."""
         self.level += self.spec.lot
         self.due = None
-        action = "replenished" if self.short else "loaded"
         self.short = False
-        return action
+        return "replenished"
 
     def payload(self, action: str, quantity: float) -> dict[str, JsonScalar]:
         return {
