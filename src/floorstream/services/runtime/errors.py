@@ -4,7 +4,8 @@ Tree::
 
     RuntimeFailure
     ├── ConfigurationError    a setting or environment variable is missing or invalid
-    │   └── InvalidMqttUrl    (mqtt_url.py) not mqtt[s]://[user:pass@]host:port
+    │   ├── InvalidMqttUrl    (mqtt_url.py) not mqtt[s]://[user:pass@]host:port
+    │   └── CredentialsError  (mqtt_credentials.py) no such MQTT account, or one exists
     ├── ServerStartError      an embedded server did not start or did not answer in time
     └── MigrationError        a migration file failed to apply
 """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from floorstream.services.runtime.errors import ConfigurationError
 
@@ -42,3 +42,12 @@ def parse_mqtt_url(url: str) -> MqttAddress:
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
     return MqttAddress(parts.hostname, port, username, password, parts.scheme == "mqtts")
+
+
+def with_login(url: str, username: str, password: str) -> str:
+    """``url`` (``mqtt[s]://host:port``) with ``username:password@`` (percent-encoded)."""
+    address = parse_mqtt_url(url)
+    scheme = "mqtts" if address.tls else "mqtt"
+    login = f"{quote(username, safe='')}:{quote(password, safe='')}"
+    host = f"[{address.host}]" if ":" in address.host else address.host
+    return f"{scheme}://{login}@{host}:{address.port}"

@@ -34,10 +34,12 @@ def next_delay(previous: float | None, uptime_s: float) -> float:
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """A service to run: its name and command line."""
+    """A service to run: its name, command line, and variables set for it alone (over the
+    supervisor's environment), e.g. its own MQTT login."""
 
     name: str
     argv: Sequence[str]
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -65,7 +67,8 @@ class Supervisor:
         self._poll_s = poll_s
         self._env = env
         self._children = [
-            _Supervised(spec, ChildProcess(spec.name, spec.argv, env=env)) for spec in specs
+            _Supervised(spec, ChildProcess(spec.name, spec.argv, env={**env, **spec.env}))
+            for spec in specs
         ]
 
     def pids(self) -> dict[str, int | None]:
@@ -77,7 +80,7 @@ class Supervisor:
 
     def add(self, spec: ServiceSpec) -> None:
         """Start one more service now, supervised like the others."""
-        entry = _Supervised(spec, ChildProcess(spec.name, spec.argv, env=self._env))
+        entry = _Supervised(spec, ChildProcess(spec.name, spec.argv, env={**self._env, **spec.env}))
         self._children.append(entry)
         self._start(entry)
 

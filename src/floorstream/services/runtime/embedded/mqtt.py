@@ -5,6 +5,11 @@ Mosquitto is configured never to drop a QoS 1 message queued for a slow subscrib
 sessions and queues persist under the data directory, so a restarted broker still holds what the
 gateway has not acknowledged.
 
+With credentials (``floorstream mqtt credentials``, see ``mqtt_credentials``) Mosquitto refuses
+anonymous clients and applies the password and ACL files. amqtt cannot enforce those rules, so
+a broker asked for credentials is never started as amqtt: that is a configuration error rather
+than a broker silently open to all.
+
 amqtt speaks only MQTT 3.1.1 and delivers nothing on a ``$share/...`` subscription, so with it the
 gateway subscribes plainly and runs as one process (``MqttFlavour.supports_shared_subscriptions``).
 """
@@ -19,6 +24,8 @@ import sys
 from pathlib import Path
 
 from floorstream.services.runtime.embedded.process import ChildProcess, port_open
+from floorstream.services.runtime.errors import ConfigurationError
+from floorstream.services.runtime.mqtt_auth import AuthFiles
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +40,19 @@ class MqttFlavour(enum.StrEnum):
         return self is not MqttFlavour.AMQTT
 
 
-def mosquitto_config(port: int, data_dir: Path) -> str:
-    """The Mosquitto configuration of the embedded broker."""
+def mosquitto_config(port: int, data_dir: Path, auth: AuthFiles | None = None) -> str:
+    """The Mosquitto configuration of the embedded broker; with ``auth``, no anonymous client."""
+    access = ["allow_anonymous true"]
+    if auth is not None:
+        access = [
+            "allow_anonymous false",
+            f"password_file {auth.password_file.resolve()}",
+            f"acl_file {auth.acl_file.resolve()}",
+        ]
     return "\n".join(
         [
             f"listener {port} 127.0.0.1",
-            "allow_anonymous true",
+            *access,
             # Never drop queued QoS 1 messages: nothing accepted may be lost (guarantee 1).
             "max_queued_messages 0",
             "max_queued_bytes 0",
@@ -75,17 +89,34 @@ def amqtt_config(port: int) -> str:
 
 
 class EmbeddedMqtt:
-    """An MQTT broker on ``127.0.0.1:port``; Mosquitto if installed, else amqtt."""
+    """An MQTT broker on ``127.0.0.1:port``; Mosquitto if installed, else amqtt.
+
+    With ``auth`` it must be Mosquitto: :class:`ConfigurationError` otherwise.
+    """
 
     def __init__(
-        self, port: int, data_dir: Path, *, log_path: Path, prefer: MqttFlavour | None = None
+        self,
+        port: int,
+        data_dir: Path,
+        *,
+        log_path: Path,
+        prefer: MqttFlavour | None = None,
+        auth: AuthFiles | None = None,
     ) -> None:
         self.port = port
         self.data_dir = data_dir
         self.log_path = log_path
         has_mosquitto = shutil.which("mosquitto") is not None
         self.flavour = prefer or (MqttFlavour.MOSQUITTO if has_mosquitto else MqttFlavour.AMQTT)
+        self.auth = auth
         self._child: ChildProcess | None = None
+        if auth is not None and self.flavour is not MqttFlavour.MOSQUITTO:
+            raise ConfigurationError(
+                f"MQTT credentials exist ({auth.password_file.parent}) but Mosquitto is not "
+                "installed: the fallback broker amqtt cannot enforce them, and floorstream "
+                "will not run the broker open instead. Install mosquitto, or remove that "
+                "directory to run without credentials (anonymous, on 127.0.0.1 only)."
+            )
 
     @property
     def url(self) -> str:
@@ -95,7 +126,7 @@ class EmbeddedMqtt:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.flavour is MqttFlavour.MOSQUITTO:
             config = self.data_dir / "mosquitto.conf"
-            config.write_text(mosquitto_config(self.port, self.data_dir))
+            config.write_text(mosquitto_config(self.port, self.data_dir, self.auth))
             argv = [shutil.which("mosquitto") or "mosquitto", "-c", str(config)]
         else:
             config = self.data_dir / "amqtt.yaml"
@@ -104,7 +135,12 @@ class EmbeddedMqtt:
         self._child = ChildProcess(f"mqtt ({self.flavour})", argv, log_path=self.log_path)
         self._child.start()
         self._child.wait_ready(port_open("127.0.0.1", self.port), timeout=timeout)
-        log.info("mqtt (%s) ready on 127.0.0.1:%d", self.flavour, self.port)
+        log.info(
+            "mqtt (%s) ready on 127.0.0.1:%d%s",
+            self.flavour,
+            self.port,
+            " (credentials required)" if self.auth is not None else "",
+        )
 
     def stop(self) -> None:
         if self._child is not None:

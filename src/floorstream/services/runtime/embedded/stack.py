@@ -19,6 +19,7 @@ from floorstream.services.runtime.embedded.mqtt import EmbeddedMqtt, MqttFlavour
 from floorstream.services.runtime.embedded.postgres import EmbeddedPostgres
 from floorstream.services.runtime.embedded.process import free_port, port_open
 from floorstream.services.runtime.errors import ServerStartError
+from floorstream.services.runtime.mqtt_auth import AuthFiles
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,10 @@ class Endpoints:
 
 @dataclass(frozen=True)
 class StackPlan:
-    """What to start: a given URL means "use it"; a port of 0 means "any free port"."""
+    """What to start: a given URL means "use it"; a port of 0 means "any free port".
+
+    ``mqtt_auth``: the password and ACL files the embedded broker enforces (Mosquitto only).
+    """
 
     data_dir: Path
     mqtt_url: str | None = None
@@ -62,6 +66,7 @@ class StackPlan:
     postgres_port: int = 0
     mqtt_flavour: MqttFlavour | None = None
     durable: bool = True
+    mqtt_auth: AuthFiles | None = None
 
 
 class EmbeddedStack:
@@ -85,6 +90,7 @@ class EmbeddedStack:
                     plan.data_dir / "mqtt",
                     log_path=logs / "mqtt.log",
                     prefer=plan.mqtt_flavour,
+                    auth=plan.mqtt_auth,
                 )
                 self._start(self.mqtt)
                 mqtt_url, flavour = self.mqtt.url, self.mqtt.flavour
