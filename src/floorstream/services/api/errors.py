@@ -7,6 +7,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from floorstream.services.api.scope import OutOfScope
+
 _CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -42,6 +44,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("invalid_request", "; ".join(problems)), 422)
 
 
+async def _out_of_scope(request: Request, exc: Exception) -> JSONResponse:
+    # The data layer refused a factory the route let through: the same 404 as the routes'.
+    assert isinstance(exc, OutOfScope)  # noqa: S101
+    message = f"no factory {exc.factory!r} among this token's factories"
+    return JSONResponse(error_body("not_found", message), 404)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(OutOfScope, _out_of_scope)
     app.add_exception_handler(RequestValidationError, _validation_error)

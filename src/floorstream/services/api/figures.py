@@ -29,6 +29,7 @@ from asyncpg import Pool
 
 from floorstream.schemas.line_settings import LineSettings
 from floorstream.services.api import store
+from floorstream.services.api.scope import Scope
 from floorstream.services.efficiency import store as efficiency_store
 from floorstream.services.efficiency.core import (
     Efficiency,
@@ -81,6 +82,7 @@ def _with_ideal(buckets: Sequence[MinuteBucket], ideal: float | None) -> tuple[M
 async def line_figures(
     pool: Pool,
     *,
+    scope: Scope,
     factory: str,
     line: str,
     settings: LineSettings,
@@ -90,12 +92,13 @@ async def line_figures(
     now: datetime,
 ) -> LineFigures:
     """The line's efficiency over ``[start, end)`` (aware, start < end) as of ``now``."""
+    scope.require(factory)
     start, end, now = start.astimezone(UTC), end.astimezone(UTC), now.astimezone(UTC)
     scheduled = scheduled_intervals(settings, start, end)
     chosen = [] if granularity is None else periods(settings, start, end, granularity)
     ideal = settings.ideal_cycle_time_s
     station = await _station(
-        pool, factory=factory, line=line, settings=settings, start=start, end=end
+        pool, scope=scope, factory=factory, line=line, settings=settings, start=start, end=end
     )
     if station is None:
         empty = efficiency_from_totals([], ideal_cycle_time_s=ideal)
@@ -103,6 +106,7 @@ async def line_figures(
 
     tail = await _live_tail(
         pool,
+        scope=scope,
         factory=factory,
         line=line,
         station=station,
@@ -114,7 +118,13 @@ async def line_figures(
     tail_start = tail[0][0] if tail else end
     groups: list[Sequence[Interval]] = [scheduled, *(period.scheduled for period in chosen)]
     sums = await store.sum_buckets(
-        pool, factory=factory, line=line, station=station, groups=groups, before=tail_start
+        pool,
+        scope=scope,
+        factory=factory,
+        line=line,
+        station=station,
+        groups=groups,
+        before=tail_start,
     )
 
     def counted(stored: MinuteBucket, intervals: Sequence[Interval]) -> list[MinuteBucket]:
@@ -138,6 +148,7 @@ async def line_figures(
 async def _station(
     pool: Pool,
     *,
+    scope: Scope,
     factory: str,
     line: str,
     settings: LineSettings,
@@ -146,13 +157,16 @@ async def _station(
 ) -> str | None:
     if settings.constraint_station is not None:
         return settings.constraint_station
-    ranked = await store.stations_by_parts(pool, factory=factory, line=line, start=start, end=end)
+    ranked = await store.stations_by_parts(
+        pool, scope=scope, factory=factory, line=line, start=start, end=end
+    )
     return ranked[0][0] if ranked else None
 
 
 async def _live_tail(
     pool: Pool,
     *,
+    scope: Scope,
     factory: str,
     line: str,
     station: str,
@@ -167,7 +181,9 @@ async def _live_tail(
     Minutes before the range's are left out (the change in force is still read), so a state
     older than the range costs only the range's minutes.
     """
-    last = await store.last_machine_change(pool, factory=factory, line=line, station=station)
+    last = await store.last_machine_change(
+        pool, scope=scope, factory=factory, line=line, station=station
+    )
     upto = min(end, now)
     if last is None or now <= last or upto <= last:
         return []

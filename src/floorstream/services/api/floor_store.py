@@ -4,6 +4,9 @@ The floor-state processor keeps the tables (migration ``0004_floor.sql``); the p
 buckets of the efficiency processor (``0003_efficiency.sql``) give the running stations'
 last minutes. One statement per table, whatever the number of stations, all in one read-only
 repeatable-read transaction, so that stations, operators, materials and the order agree.
+
+Each function takes the caller's ``scope`` and refuses a factory outside it before any
+statement.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from floorstream.kanban.performance import RunWindow
 from floorstream.kanban.status import FloorState, MaterialRow, OperatorRow, StationRow
 from floorstream.schemas.types import MachineState
 from floorstream.services.api.kanban_store import line_cards
+from floorstream.services.api.scope import Scope
 
 __all__ = [
     "checked_in",
@@ -31,30 +35,45 @@ __all__ = [
 
 
 async def read_floor(
-    pool: Pool, *, factory: str, line: str, window: tuple[datetime, datetime], now: datetime
+    pool: Pool,
+    *,
+    scope: Scope,
+    factory: str,
+    line: str,
+    window: tuple[datetime, datetime],
+    now: datetime,
 ) -> FloorState:
     """The line's floor state; ``window`` (``[start, end)``) bounds the running stations' runs,
     ``now`` gives the open kanban cards' age."""
+    scope.require(factory)
     async with (
         pool.acquire() as connection,
         connection.transaction(isolation="repeatable_read", readonly=True),
     ):
-        rows = await station_states(connection, factory=factory, line=line)
+        rows = await station_states(connection, scope=scope, factory=factory, line=line)
         running = [row.station for row in rows if row.state is MachineState.RUNNING]
         return FloorState(
             stations=rows,
             runs=await recent_runs(
-                connection, factory=factory, line=line, stations=running, window=window
+                connection,
+                scope=scope,
+                factory=factory,
+                line=line,
+                stations=running,
+                window=window,
             ),
-            operators=await checked_in(connection, factory=factory, line=line),
-            materials=await material_stock(connection, factory=factory, line=line),
-            order=await current_order(connection, factory=factory, line=line),
-            cards=await line_cards(connection, factory=factory, line=line, now=now),
+            operators=await checked_in(connection, scope=scope, factory=factory, line=line),
+            materials=await material_stock(connection, scope=scope, factory=factory, line=line),
+            order=await current_order(connection, scope=scope, factory=factory, line=line),
+            cards=await line_cards(connection, scope=scope, factory=factory, line=line, now=now),
         )
 
 
-async def station_states(connection: Connection, *, factory: str, line: str) -> list[StationRow]:
+async def station_states(
+    connection: Connection, *, scope: Scope, factory: str, line: str
+) -> list[StationRow]:
     """Every station of the line the floor state has heard of, by name."""
+    scope.require(factory)
     records = await connection.fetch(
         "SELECT station, state, reason, since, last_seen FROM station_state"
         " WHERE factory = $1 AND line = $2 ORDER BY station",
@@ -92,6 +111,7 @@ GROUP BY s.station
 async def recent_runs(
     connection: Connection,
     *,
+    scope: Scope,
     factory: str,
     line: str,
     stations: list[str],
@@ -99,6 +119,7 @@ async def recent_runs(
 ) -> dict[str, RunWindow]:
     """Per station named, its buckets whose minute starts in ``window``, summed; a station
     with no bucket there is left out."""
+    scope.require(factory)
     if not stations:
         return {}
     records = await connection.fetch(_RUNS, factory, line, stations, *window)
@@ -113,8 +134,11 @@ async def recent_runs(
     }
 
 
-async def checked_in(connection: Connection, *, factory: str, line: str) -> list[OperatorRow]:
+async def checked_in(
+    connection: Connection, *, scope: Scope, factory: str, line: str
+) -> list[OperatorRow]:
     """The operators whose latest people event on the line is a check-in."""
+    scope.require(factory)
     records = await connection.fetch(
         "SELECT operator_id, station, role, ts FROM operator_presence"
         " WHERE factory = $1 AND line = $2 AND action = 'check_in'"
@@ -125,8 +149,11 @@ async def checked_in(connection: Connection, *, factory: str, line: str) -> list
     return [OperatorRow(r["operator_id"], r["station"], r["role"], r["ts"]) for r in records]
 
 
-async def material_stock(connection: Connection, *, factory: str, line: str) -> list[MaterialRow]:
+async def material_stock(
+    connection: Connection, *, scope: Scope, factory: str, line: str
+) -> list[MaterialRow]:
     """Every material at the line, with its stock and shortage."""
+    scope.require(factory)
     records = await connection.fetch(
         "SELECT material_id, station, quantity, unit, last_ts, consumed, shortage, status_ts"
         " FROM material_stock WHERE factory = $1 AND line = $2 ORDER BY station, material_id",
@@ -166,8 +193,11 @@ def _counts(value: str) -> dict[str, int]:
     return {station: int(parts) for station, parts in parsed.items()}
 
 
-async def current_order(connection: Connection, *, factory: str, line: str) -> WorkOrder | None:
+async def current_order(
+    connection: Connection, *, scope: Scope, factory: str, line: str
+) -> WorkOrder | None:
     """The work order started last on the line, or None before any start."""
+    scope.require(factory)
     r = await connection.fetchrow(_CURRENT_ORDER, factory, line)
     if r is None:
         return None

@@ -29,6 +29,7 @@ from typing import Final
 from asyncpg import Pool
 
 from floorstream.schemas.types import MachineState
+from floorstream.services.api.scope import Scope
 from floorstream.services.efficiency.core.types import DOWNTIME_STATES
 
 __all__ = [
@@ -137,6 +138,7 @@ class StopTally:
 async def line_timeline(
     pool: Pool,
     *,
+    scope: Scope,
     factory: str,
     line: str,
     start: datetime,
@@ -146,6 +148,7 @@ async def line_timeline(
 ) -> list[StateSpan]:
     """The state intervals of the line's stations in ``[start, end)`` as of ``now``, by
     station (code-point order) then time; the first ``limit`` of them."""
+    scope.require(factory)
     records = await pool.fetch(_TIMELINE, factory, line, start, end, min(end, now), limit)
     return [
         StateSpan(r["station"], r["low"], r["high"], MachineState(r["state"]), r["reason"])
@@ -154,10 +157,18 @@ async def line_timeline(
 
 
 async def line_stops(
-    pool: Pool, *, factory: str, line: str, start: datetime, end: datetime, now: datetime
+    pool: Pool,
+    *,
+    scope: Scope,
+    factory: str,
+    line: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
 ) -> list[StopTally]:
     """The line's stops in ``[start, end)`` as of ``now``, summed per station, state and
     reason (in no order)."""
+    scope.require(factory)
     states = sorted(state.value for state in STOP_STATES)
     records = await pool.fetch(_STOPS, factory, line, start, end, min(end, now), states)
     return [

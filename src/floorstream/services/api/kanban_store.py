@@ -1,5 +1,6 @@
 """Data access of the kanban calls: replenishment cards (``0005_kanban.sql``) and the work
-orders of a line as cards (``work_order``, ``0004_floor.sql``). Keyword-only functions."""
+orders of a line as cards (``work_order``, ``0004_floor.sql``). Keyword-only functions; each
+takes the caller's ``scope`` and refuses a factory outside it before any statement."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from floorstream.kanban.orders import WorkOrder
 from floorstream.kanban.replenishment import next_status
 from floorstream.kanban.status import seconds
 from floorstream.schemas.kanban import KanbanCard
+from floorstream.services.api.scope import Scope
 from floorstream.services.runtime.board_push import notify_changed
 
 __all__ = ["Stuck", "advance_card", "line_cards", "line_orders", "list_cards"]
@@ -43,18 +45,20 @@ def _card(r: Any, now: datetime) -> KanbanCard:
 
 
 async def list_cards(
-    pool: Pool, *, factory: str, open_only: bool, now: datetime, limit: int = 500
+    pool: Pool, *, scope: Scope, factory: str, open_only: bool, now: datetime, limit: int = 500
 ) -> list[KanbanCard]:
     """The factory's cards (only the open ones, or all), oldest raised first, at most
     ``limit`` (the newest ones where there are more)."""
+    scope.require(factory)
     records = await pool.fetch(_FACTORY, factory, not open_only, limit)
     return [_card(r, now) for r in records]
 
 
 async def line_cards(
-    connection: Connection, *, factory: str, line: str, now: datetime
+    connection: Connection, *, scope: Scope, factory: str, line: str, now: datetime
 ) -> list[KanbanCard]:
     """The line's open cards, oldest raised first."""
+    scope.require(factory)
     records = await connection.fetch(_LINE, factory, line)
     return [_card(r, now) for r in records]
 
@@ -67,11 +71,12 @@ class Stuck:
 
 
 async def advance_card(
-    pool: Pool, *, factory: str, card_id: int, now: datetime
+    pool: Pool, *, scope: Scope, factory: str, card_id: int, now: datetime
 ) -> KanbanCard | Stuck | None:
     """Move the card of the factory one step on (`next_status`) and tell its line's boards;
     None where the factory has no such card. The row is locked, so two scanners advancing the
     same card at once move it on one step each, one after the other."""
+    scope.require(factory)
     async with pool.acquire() as connection, connection.transaction():
         status: (
             Literal["requested", "in_transit", "delivered", "closed"] | None
@@ -104,9 +109,10 @@ def _counts(value: str) -> dict[str, int]:
     return {station: int(parts) for station, parts in parsed.items()}
 
 
-async def line_orders(pool: Pool, *, factory: str, line: str) -> list[WorkOrder]:
+async def line_orders(pool: Pool, *, scope: Scope, factory: str, line: str) -> list[WorkOrder]:
     """The line's work orders, newest start first, at most `ORDERS_LIMIT`; an order known only
     from its end event has no start and is left out."""
+    scope.require(factory)
     records = await pool.fetch(
         "SELECT order_id, product_id, target_quantity, ideal_cycle_time_s, started_at, ended_at,"
         " good_by_station, scrap_by_station FROM work_order"

@@ -74,6 +74,7 @@ class LinePage(BaseModel):
 
 ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     401: {"model": ErrorBody, "description": "No token, or not a valid one."},
+    403: {"model": ErrorBody, "description": "The token's role may not make this call."},
     422: {"model": ErrorBody, "description": "A path segment, query or body field is invalid."},
 }
 """Error answers every call with parameters documents."""

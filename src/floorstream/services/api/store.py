@@ -5,6 +5,10 @@ a few ``station_event`` rows (see `floorstream.services.api.figures`).
 
 ``line.settings`` is ``{}`` for a line known only from its events; such a line has no
 settings yet, which these functions answer as ``None``.
+
+Every function takes the caller's ``scope``: one of a single factory refuses a factory outside
+it (`floorstream.services.api.scope.OutOfScope`) before any statement; `list_lines` filters by
+it in SQL.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from asyncpg import Pool
 
 from floorstream.schemas.line_settings import LineSettings
 from floorstream.services.api.pagination import LineKey
+from floorstream.services.api.scope import Scope
 from floorstream.services.efficiency.core import Interval, MinuteBucket
 from floorstream.services.efficiency.store import BUCKET_COLUMNS
 
@@ -68,15 +73,17 @@ RETURNING factory, line, settings, updated_at
 
 
 async def upsert_line_settings(
-    pool: Pool, *, factory: str, line: str, settings: LineSettings
+    pool: Pool, *, scope: Scope, factory: str, line: str, settings: LineSettings
 ) -> LineRow:
     """Store ``settings`` as the line's whole settings, creating the line if it is new."""
+    scope.require(factory)
     record = await pool.fetchrow(_UPSERT, factory, line, settings.model_dump_json())
     return _line_row(record)
 
 
-async def get_line(pool: Pool, *, factory: str, line: str) -> LineRow | None:
+async def get_line(pool: Pool, *, scope: Scope, factory: str, line: str) -> LineRow | None:
     """The line, or None where it is not known."""
+    scope.require(factory)
     record = await pool.fetchrow(
         "SELECT factory, line, settings, updated_at FROM line WHERE factory = $1 AND line = $2",
         factory,
@@ -85,8 +92,9 @@ async def get_line(pool: Pool, *, factory: str, line: str) -> LineRow | None:
     return None if record is None else _line_row(record)
 
 
-async def factory_lines(pool: Pool, *, factory: str) -> list[LineRow]:
+async def factory_lines(pool: Pool, *, scope: Scope, factory: str) -> list[LineRow]:
     """The factory's lines with their settings, in order of ``line`` (code points)."""
+    scope.require(factory)
     records = await pool.fetch(
         "SELECT factory, line, settings, updated_at FROM line WHERE factory = $1"
         ' ORDER BY line COLLATE "C"',
@@ -97,16 +105,20 @@ async def factory_lines(pool: Pool, *, factory: str) -> list[LineRow]:
 
 _PAGE = """
 SELECT factory, line, settings->>'name' AS name FROM line
-WHERE $1::text IS NULL OR (factory, line) > ($1::text, $2::text)
+WHERE ($1::text IS NULL OR (factory, line) > ($1::text, $2::text))
+  AND ($4::text[] IS NULL OR factory = ANY($4::text[]))
 ORDER BY factory, line
 LIMIT $3
 """
 
 
-async def list_lines(pool: Pool, *, after: LineKey | None, limit: int) -> list[LineListing]:
-    """Up to ``limit`` lines in (factory, line) order, from just after ``after``."""
+async def list_lines(
+    pool: Pool, *, scope: Scope, after: LineKey | None, limit: int
+) -> list[LineListing]:
+    """Up to ``limit`` lines of the scope's factories in (factory, line) order, from just
+    after ``after``."""
     factory, line = after if after is not None else (None, None)
-    records = await pool.fetch(_PAGE, factory, line, limit)
+    records = await pool.fetch(_PAGE, factory, line, limit, scope.sql())
     return [LineListing(r["factory"], r["line"], r["name"]) for r in records]
 
 
@@ -134,6 +146,7 @@ GROUP BY s.g
 async def sum_buckets(
     pool: Pool,
     *,
+    scope: Scope,
     factory: str,
     line: str,
     station: str,
@@ -146,6 +159,7 @@ async def sum_buckets(
     (disjoint within a group) and before ``before``. A missing row is unknown time and adds
     nothing; a group with no row sums to a bucket of zeros. One statement, one aggregate.
     """
+    scope.require(factory)
     ids, starts, ends = [], [], []
     for index, intervals in enumerate(groups):
         for low, high in intervals:
@@ -194,18 +208,20 @@ ORDER BY parts DESC, s.station
 
 
 async def stations_by_parts(
-    pool: Pool, *, factory: str, line: str, start: datetime, end: datetime
+    pool: Pool, *, scope: Scope, factory: str, line: str, start: datetime, end: datetime
 ) -> list[tuple[str, int]]:
     """The line's stations (with buckets, or with machine events) and their parts made in
     ``[start, end)``, most parts first, then by name."""
+    scope.require(factory)
     records = await pool.fetch(_STATIONS, factory, line, start, end)
     return [(r["station"], r["parts"]) for r in records]
 
 
 async def last_machine_change(
-    pool: Pool, *, factory: str, line: str, station: str
+    pool: Pool, *, scope: Scope, factory: str, line: str, station: str
 ) -> datetime | None:
     """When the station's state last changed, or None before its first machine event."""
+    scope.require(factory)
     value: datetime | None = await pool.fetchval(
         "SELECT max(ts) FROM station_event"
         " WHERE factory = $1 AND line = $2 AND station = $3 AND kind = 'machine'",

@@ -21,7 +21,7 @@ from floorstream.schemas.manager import (
     StationTimeline,
 )
 from floorstream.services.api import intervals, store
-from floorstream.services.api.auth import Caller
+from floorstream.services.api.auth import FloorReader, Principal
 from floorstream.services.api.deps import Database, FactoryPath, LinePath, Now
 from floorstream.services.api.models import ERRORS, ErrorBody
 from floorstream.services.api.ranges import RANGE_RULES, End, Start, require_range
@@ -72,8 +72,8 @@ _NOT_FOUND: Final[dict[int | str, dict[str, Any]]] = {
 }
 
 
-async def _require_line(pool: Pool, factory: str, line: str) -> None:
-    if await store.get_line(pool, factory=factory, line=line) is None:
+async def _require_line(pool: Pool, caller: Principal, factory: str, line: str) -> None:
+    if await store.get_line(pool, scope=caller.scope, factory=factory, line=line) is None:
         raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
 
 
@@ -89,14 +89,14 @@ async def get_line_downtime(
     line: LinePath,
     start: Start,
     end: End,
-    caller: Caller,
+    caller: FloorReader,
     pool: Database,
     now: Now,
 ) -> LineDowntime:
     require_range(start, end)
-    await _require_line(pool, factory, line)
+    await _require_line(pool, caller, factory, line)
     tallies = await intervals.line_stops(
-        pool, factory=factory, line=line, start=start, end=end, now=now
+        pool, scope=caller.scope, factory=factory, line=line, start=start, end=end, now=now
     )
     ranked = intervals.pareto(tallies)
     return LineDowntime(
@@ -131,14 +131,21 @@ async def get_line_timeline(
     line: LinePath,
     start: Start,
     end: End,
-    caller: Caller,
+    caller: FloorReader,
     pool: Database,
     now: Now,
 ) -> LineTimeline:
     require_range(start, end)
-    await _require_line(pool, factory, line)
+    await _require_line(pool, caller, factory, line)
     spans = await intervals.line_timeline(
-        pool, factory=factory, line=line, start=start, end=end, now=now, limit=MAX_INTERVALS + 1
+        pool,
+        scope=caller.scope,
+        factory=factory,
+        line=line,
+        start=start,
+        end=end,
+        now=now,
+        limit=MAX_INTERVALS + 1,
     )
     if len(spans) > MAX_INTERVALS:
         raise HTTPException(

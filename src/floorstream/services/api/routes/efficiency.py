@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from floorstream.schemas.efficiency import EfficiencyPeriod, LineEfficiency
 from floorstream.services.api import figures, store
-from floorstream.services.api.auth import Caller
+from floorstream.services.api.auth import FloorReader
 from floorstream.services.api.deps import Database, FactoryPath, LinePath, Now
 from floorstream.services.api.models import ERRORS, ErrorBody
 from floorstream.services.api.ranges import RANGE_RULES, End, Start, require_range
@@ -58,7 +58,7 @@ async def get_line_efficiency(
     line: LinePath,
     start: Start,
     end: End,
-    caller: Caller,
+    caller: FloorReader,
     pool: Database,
     now: Now,
     granularity: Annotated[
@@ -66,12 +66,13 @@ async def get_line_efficiency(
     ] = None,
 ) -> LineEfficiency:
     require_range(start, end)
-    row = await store.get_line(pool, factory=factory, line=line)
+    row = await store.get_line(pool, scope=caller.scope, factory=factory, line=line)
     if row is None:
         raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
     settings = row.settings_or_defaults()
     found = await figures.line_figures(
         pool,
+        scope=caller.scope,
         factory=factory,
         line=line,
         settings=settings,

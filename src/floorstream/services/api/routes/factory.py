@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException
 
 from floorstream.schemas.manager import FactoryEfficiency, FactoryLineEfficiency
 from floorstream.services.api import figures, store
-from floorstream.services.api.auth import Caller
+from floorstream.services.api.auth import FloorReader
 from floorstream.services.api.deps import Database, FactoryPath, Now
 from floorstream.services.api.models import ERRORS, ErrorBody
 from floorstream.services.api.ranges import RANGE_RULES, End, Start, require_range
@@ -44,16 +44,17 @@ Cost: a few queries per line, one line after another, so a factory of 100 lines 
     responses={**ERRORS, 404: {"model": ErrorBody, "description": "No line in the factory."}},
 )
 async def get_factory_efficiency(
-    factory: FactoryPath, start: Start, end: End, caller: Caller, pool: Database, now: Now
+    factory: FactoryPath, start: Start, end: End, caller: FloorReader, pool: Database, now: Now
 ) -> FactoryEfficiency:
     require_range(start, end)
-    rows = await store.factory_lines(pool, factory=factory)
+    rows = await store.factory_lines(pool, scope=caller.scope, factory=factory)
     if not rows:
         raise HTTPException(404, f"no line in factory {factory!r}")
     found = []
     for row in rows:  # one after another: a pool's connections are shared with other calls
         of = await figures.line_figures(
             pool,
+            scope=caller.scope,
             factory=factory,
             line=row.line,
             settings=row.settings_or_defaults(),

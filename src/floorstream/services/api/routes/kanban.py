@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from floorstream.schemas.kanban import CardList, KanbanCard
 from floorstream.services.api import kanban_store
-from floorstream.services.api.auth import Caller
+from floorstream.services.api.auth import CardMover, FloorReader
 from floorstream.services.api.deps import Database, FactoryPath, Now
 from floorstream.services.api.models import ERRORS, ErrorBody
 
@@ -30,11 +30,14 @@ CardId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The card's id.", e
     description=f"{_RULES}\n\nOpen cards (all but `closed`) by default; `status=all` adds the "
     "closed ones. Oldest raised first; at most the 500 newest.",
     response_model=CardList,
-    responses=ERRORS,
+    responses={
+        **ERRORS,
+        404: {"model": ErrorBody, "description": "The factory is not one of the token's."},
+    },
 )
 async def list_cards(
     factory: FactoryPath,
-    caller: Caller,
+    caller: FloorReader,
     pool: Database,
     now: Now,
     status: Annotated[
@@ -42,7 +45,7 @@ async def list_cards(
     ] = "open",
 ) -> CardList:
     cards = await kanban_store.list_cards(
-        pool, factory=factory, open_only=status == "open", now=now
+        pool, scope=caller.scope, factory=factory, open_only=status == "open", now=now
     )
     return CardList(factory=factory, cards=cards)
 
@@ -63,9 +66,11 @@ async def list_cards(
     },
 )
 async def advance_card(
-    factory: FactoryPath, card_id: CardId, caller: Caller, pool: Database, now: Now
+    factory: FactoryPath, card_id: CardId, caller: CardMover, pool: Database, now: Now
 ) -> KanbanCard:
-    moved = await kanban_store.advance_card(pool, factory=factory, card_id=card_id, now=now)
+    moved = await kanban_store.advance_card(
+        pool, scope=caller.scope, factory=factory, card_id=card_id, now=now
+    )
     if moved is None:
         raise HTTPException(404, f"no kanban card {card_id} in factory {factory!r}")
     if isinstance(moved, kanban_store.Stuck):

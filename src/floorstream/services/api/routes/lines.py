@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, HTTPException
 
 from floorstream.schemas.line_settings import LineSettings
 from floorstream.services.api import store
-from floorstream.services.api.auth import Caller
+from floorstream.services.api.auth import LineLister, SettingsReader, SettingsWriter
 from floorstream.services.api.deps import Database, FactoryPath, LinePath
 from floorstream.services.api.limits import MAX_BODY_BYTES
 from floorstream.services.api.models import (
@@ -55,9 +55,9 @@ def _line(row: store.LineRow) -> Line:
     responses=ERRORS,
 )
 async def list_lines(
-    caller: Caller, pool: Database, after: After, limit: Limit = DEFAULT_LIMIT
+    caller: LineLister, pool: Database, after: After, limit: Limit = DEFAULT_LIMIT
 ) -> LinePage:
-    rows = await store.list_lines(pool, after=after, limit=limit + 1)
+    rows = await store.list_lines(pool, scope=caller.scope, after=after, limit=limit + 1)
     page, more = rows[:limit], len(rows) > limit
     last = page[-1] if page else None
     return LinePage(
@@ -73,6 +73,7 @@ async def list_lines(
     responses={
         **ERRORS,
         400: {"model": ErrorBody, "description": "The body cannot be read as JSON."},
+        404: {"model": ErrorBody, "description": "The factory is not one of the token's."},
         413: {"model": ErrorBody, "description": "The body is over 64 KiB."},
     },
 )
@@ -90,10 +91,12 @@ async def put_line_settings(
             }
         ),
     ],
-    caller: Caller,
+    caller: SettingsWriter,
     pool: Database,
 ) -> Line:
-    row = await store.upsert_line_settings(pool, factory=factory, line=line, settings=settings)
+    row = await store.upsert_line_settings(
+        pool, scope=caller.scope, factory=factory, line=line, settings=settings
+    )
     return _line(row)
 
 
@@ -104,8 +107,10 @@ async def put_line_settings(
     "from its events. 404 for a line not known at all.",
     responses={**ERRORS, 404: {"model": ErrorBody, "description": "No such line."}},
 )
-async def get_line(factory: FactoryPath, line: LinePath, caller: Caller, pool: Database) -> Line:
-    row = await store.get_line(pool, factory=factory, line=line)
+async def get_line(
+    factory: FactoryPath, line: LinePath, caller: SettingsReader, pool: Database
+) -> Line:
+    row = await store.get_line(pool, scope=caller.scope, factory=factory, line=line)
     if row is None:
         raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
     return _line(row)

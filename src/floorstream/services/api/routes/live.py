@@ -7,6 +7,9 @@ seconds, so that a screen can tell a quiet line from a dead connection. Both car
 proxies and tools) *and* an ``event: heartbeat``: a browser's EventSource hides comments from
 scripts, so a comment alone could not feed a page's dead-connection timer.
 
+A token holds at most ``board_max_feeds_per_token`` feeds at once in one API process; one more
+is a 429 (`floorstream.services.api.feeds`).
+
 Not in the OpenAPI schema: an endless stream is no request/answer call, and a client generated
 from the schema (or a schema-driven test) would wait on it forever.
 """
@@ -21,10 +24,12 @@ from typing import Final
 import anyio
 from fastapi import APIRouter, HTTPException, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
 from floorstream.services.api import store
-from floorstream.services.api.auth import Caller
+from floorstream.services.api.auth import FloorReader
 from floorstream.services.api.deps import Database, FactoryPath, LinePath
+from floorstream.services.api.feeds import FeedLimit
 from floorstream.services.api.live import LiveHub, Subscription, line_key
 from floorstream.services.runtime.settings import ApiSettings
 
@@ -54,10 +59,12 @@ def heartbeat(key: str, heartbeat_s: float) -> ServerSentEvent:
 
 @router.get("/factories/{factory}/lines/{line}/live", include_in_schema=False)
 async def line_live(
-    factory: FactoryPath, line: LinePath, caller: Caller, pool: Database, request: Request
+    factory: FactoryPath, line: LinePath, caller: FloorReader, pool: Database, request: Request
 ) -> EventSourceResponse:
-    if await store.get_line(pool, factory=factory, line=line) is None:
+    if await store.get_line(pool, scope=caller.scope, factory=factory, line=line) is None:
         raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
+    feeds: FeedLimit = request.app.state.feeds
+    lease = feeds.take(caller.token_id)
     hub: LiveHub = request.app.state.live
     settings: ApiSettings = request.app.state.settings
     every = settings.board_heartbeat_s
@@ -66,13 +73,16 @@ async def line_live(
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         # Subscribed inside the stream, so that the subscription ends with the connection.
-        with hub.subscribe(factory, line) as subscription:
-            ender = asyncio.create_task(_end_on(shutdown, subscription))
-            try:
-                async for event in line_events(subscription, heartbeat_s=every):
-                    yield event
-            finally:
-                ender.cancel()
+        try:
+            with hub.subscribe(factory, line) as subscription:
+                ender = asyncio.create_task(_end_on(shutdown, subscription))
+                try:
+                    async for event in line_events(subscription, heartbeat_s=every):
+                        yield event
+                finally:
+                    ender.cancel()
+        finally:
+            lease.release()
 
     # On server shutdown the stream ends cleanly (the response completes) and the server can
     # stop at once; the screen sees its feed end, marks stale and reconnects.
@@ -83,6 +93,8 @@ async def line_live(
         sep="\n",
         shutdown_event=shutdown,
         shutdown_grace_period=_SHUTDOWN_GRACE_S,
+        # Also when the stream never ran (the client left first): the lease is released once.
+        background=BackgroundTask(lease.release),
     )
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException
 from floorstream.kanban.order_cards import order_card
 from floorstream.schemas.kanban import OrderCardList
 from floorstream.services.api import kanban_store, store
-from floorstream.services.api.auth import Caller
+from floorstream.services.api.auth import FloorReader
 from floorstream.services.api.deps import Database, FactoryPath, LinePath, Now
 from floorstream.services.api.models import ERRORS, ErrorBody
 
@@ -26,13 +26,13 @@ router = APIRouter(tags=["kanban"])
     responses={**ERRORS, 404: {"model": ErrorBody, "description": "No such line."}},
 )
 async def list_orders(
-    factory: FactoryPath, line: LinePath, caller: Caller, pool: Database, now: Now
+    factory: FactoryPath, line: LinePath, caller: FloorReader, pool: Database, now: Now
 ) -> OrderCardList:
-    row = await store.get_line(pool, factory=factory, line=line)
+    row = await store.get_line(pool, scope=caller.scope, factory=factory, line=line)
     if row is None:
         raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
     settings = row.settings_or_defaults()
-    orders = await kanban_store.line_orders(pool, factory=factory, line=line)
+    orders = await kanban_store.line_orders(pool, scope=caller.scope, factory=factory, line=line)
     return OrderCardList(
         factory=factory,
         line=line,

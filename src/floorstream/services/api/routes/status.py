@@ -10,7 +10,7 @@ from floorstream.kanban.performance import recent_window
 from floorstream.kanban.status import line_status
 from floorstream.schemas.floor_state import LineStatus
 from floorstream.services.api import floor_store, store
-from floorstream.services.api.auth import Caller
+from floorstream.services.api.auth import FloorReader
 from floorstream.services.api.deps import Database, FactoryPath, LinePath, Now
 from floorstream.services.api.models import ERRORS, ErrorBody
 
@@ -61,13 +61,18 @@ while running with a good part made and parts remaining (else null).
     responses={**ERRORS, 404: {"model": ErrorBody, "description": "No such line."}},
 )
 async def get_line_status(
-    factory: FactoryPath, line: LinePath, caller: Caller, pool: Database, now: Now
+    factory: FactoryPath, line: LinePath, caller: FloorReader, pool: Database, now: Now
 ) -> LineStatus:
-    row = await store.get_line(pool, factory=factory, line=line)
+    row = await store.get_line(pool, scope=caller.scope, factory=factory, line=line)
     if row is None:
         raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
     floor = await floor_store.read_floor(
-        pool, factory=factory, line=line, window=recent_window(now), now=now
+        pool,
+        scope=caller.scope,
+        factory=factory,
+        line=line,
+        window=recent_window(now),
+        now=now,
     )
     return line_status(
         floor,
