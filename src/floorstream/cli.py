@@ -18,9 +18,11 @@ from floorstream.services.runtime.errors import ConfigurationError
 
 COMMAND_MODULES = (
     "floorstream.services.runtime.up",
+    "floorstream.services.runtime.mqtt_command",
     "floorstream.services.gateway.command",
     "floorstream.services.efficiency.command",
     "floorstream.services.api.command",
+    "floorstream.services.api.token_command",
     "floorstream.services.simulator.command",
     "floorstream.schemas.command",
 )

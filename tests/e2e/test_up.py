@@ -13,6 +13,7 @@ import pytest
 
 from floorstream.schemas import DLQ_TOPIC, EVENTS_TOPIC
 from floorstream.services.runtime.embedded.stack import Endpoints
+from floorstream.services.runtime.redact import masked_url
 from tests.support.kafka import collect
 from tests.support.processes import alive, command_line, descendants, wait_until
 from tests.support.up import RunningUp, endpoint, get_json, start_up
@@ -37,6 +38,8 @@ def test_up_is_ready_and_announces_the_board_link_and_token(up: RunningUp) -> No
     output = up.output()
     assert f"boards:   {up.api}/?token=" in output
     assert "admin token (shown once" in output
+    for service in ("gateway", "processor"):
+        assert f"{service}:" in output and "/metrics   (health /healthz" in output
     assert get_json(f"{up.api}/api/v1/lines")[0] == 401
     status, body = get_json(f"{up.api}/api/v1/lines", up.token())
     assert status == 200 and body == {"items": [], "next": None}
@@ -74,7 +77,7 @@ def test_up_uses_the_servers_it_is_pointed_at(stack: Endpoints, tmp_path: Path) 
     try:
         commands = [command_line(pid) for pid in descendants(running.process.pid)]
         assert not [c for c in commands if "postgres" in c or "tansu" in c or "mosquitto" in c]
-        assert f"postgres: {stack.database_url}" in running.output()
+        assert f"postgres: {masked_url(stack.database_url)}" in running.output()
     finally:
         running.process.send_signal(signal.SIGTERM)
         assert running.process.wait(30) == 0

@@ -2,14 +2,14 @@
 
 While Kafka is away the gateway acknowledges nothing to MQTT, so the broker holds the messages
 (backpressure) and the gateway's memory stays bounded by the MQTT receive maximum. The outage is
-logged once when it starts and once, with a summary, when it ends.
+logged once when it starts, summarised at most once a minute while it lasts, and once more when
+it ends (the `OutageLog` passed in).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from functools import partial
 
@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from floorstream.ingest.metrics import GatewayMetrics
-from floorstream.ingest.types import Record
+from floorstream.ingest.types import OutageLog, Record
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ class KafkaSink:
         bootstrap: str,
         metrics: GatewayMetrics,
         *,
+        outage: OutageLog,
         linger_ms: int,
         max_batch_bytes: int = 1 << 20,
         idempotence: bool = False,
@@ -50,8 +51,8 @@ class KafkaSink:
         )
         self._metrics = metrics
         self._retries: set[asyncio.Task[None]] = set()
-        self._outage_since: float | None = None
-        self._retried = 0
+        self._away = outage
+        self._started = False
         self._delay = RETRY_DELAY_S
 
     async def start(self, stop: asyncio.Event) -> bool:
@@ -63,9 +64,24 @@ class KafkaSink:
                 self._outage(error)
                 await _sleep_or_stop(self._delay, stop)
                 continue
+            self._started = True
             self._recovered()
             return True
         return False
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    @property
+    def acknowledging(self) -> bool:
+        """False while sends fail (from the first failure until one succeeds)."""
+        return not self._away.away
+
+    async def metadata(self) -> None:
+        """A metadata request: returns if the cluster answers (Kafka may have gone away while
+        nothing was sent), raises otherwise."""
+        await self._producer.client.fetch_all_metadata()
 
     async def submit(self, record: Record, on_durable: Callable[[], None]) -> None:
         while True:
@@ -74,7 +90,6 @@ class KafkaSink:
             except KafkaError as error:
                 self._outage(error)
                 await asyncio.sleep(self._delay)
-                self._retried += 1
                 continue
             future.add_done_callback(partial(self._settled, record, on_durable))
             return
@@ -104,31 +119,17 @@ class KafkaSink:
 
     async def _retry(self, record: Record, on_durable: Callable[[], None]) -> None:
         await asyncio.sleep(self._delay)
-        self._retried += 1
         await self.submit(record, on_durable)
 
     def _outage(self, error: BaseException) -> None:
-        if self._outage_since is None:
-            self._outage_since = time.monotonic()
-            self._metrics.kafka_up.set(0)
-            log.warning(
-                "kafka is unavailable (%s: %s); holding messages unacknowledged until it returns",
-                type(error).__name__,
-                error,
-            )
+        self._metrics.kafka_up.set(0)
+        self._away.failed(error)
         self._delay = min(self._delay * 2, MAX_RETRY_DELAY_S)
 
     def _recovered(self) -> None:
         self._delay = RETRY_DELAY_S
         self._metrics.kafka_up.set(1)
-        if self._outage_since is not None:
-            log.warning(
-                "kafka is back after %.1fs; %d sends retried",
-                time.monotonic() - self._outage_since,
-                self._retried,
-            )
-            self._outage_since = None
-            self._retried = 0
+        self._away.recovered()
 
 
 async def _sleep_or_stop(delay: float, stop: asyncio.Event) -> None:

@@ -9,6 +9,9 @@
   ``call_soon_threadsafe``. Each connection is a new *session number*: an acknowledgement
   carries the packet id of one connection and is dropped if that connection is gone.
 - On every (re)connect it subscribes again, so it resubscribes after a broker restart.
+- A broker that goes away is logged once, summarised at most once a minute while paho retries,
+  and once more when it is back (the `OutageLog` passed in); `connected` feeds the gateway's
+  readiness.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from floorstream.ingest.metrics import GatewayMetrics
-from floorstream.ingest.types import Delivery
+from floorstream.ingest.types import Delivery, OutageLog
 from floorstream.schemas import MQTT_SUBSCRIPTION
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,7 @@ class MqttSource:
         shared: bool,
         receive_maximum: int,
         loop: asyncio.AbstractEventLoop,
+        outage: OutageLog,
         username: str | None = None,
         password: str | None = None,
         tls: bool = False,
@@ -69,6 +73,13 @@ class MqttSource:
         self._deliver: Callable[[list[Delivery]], None] | None = None
         self._client = self._make_client(client_id)
         self._was_connected = False
+        self._connected = False
+        self._outage = outage  # told from paho's thread only
+
+    @property
+    def connected(self) -> bool:
+        """Connected and subscribed (set from paho's thread)."""
+        return self._connected
 
     def _make_client(self, client_id: str) -> mqtt.Client:
         protocol = mqtt.MQTTv5 if self._shared else mqtt.MQTTv311
@@ -88,6 +99,7 @@ class MqttSource:
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         return client
 
@@ -121,12 +133,15 @@ class MqttSource:
         properties: Properties | None,
     ) -> None:
         if reason.is_failure:
-            log.warning("mqtt broker refused the connection: %s", reason)
+            self._outage.failed(f"refused the connection: {reason}")
             return
         self._session += 1
         self._metrics.mqtt_connected.set(1)
+        self._connected = True
         client.subscribe(self._subscription, qos=1)
-        if self._was_connected:
+        if self._outage.away:
+            self._outage.recovered(f"resubscribed to {self._subscription}")
+        elif self._was_connected:  # a clean disconnect, and back
             log.warning("reconnected to the mqtt broker; resubscribed to %s", self._subscription)
         else:
             log.info(
@@ -146,8 +161,12 @@ class MqttSource:
         properties: Properties | None,
     ) -> None:
         self._metrics.mqtt_connected.set(0)
+        self._connected = False
         if reason.is_failure:
-            log.warning("lost the mqtt broker (%s); reconnecting", reason)
+            self._outage.failed(f"connection lost: {reason}")
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        self._outage.failed("cannot connect")
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         try:

@@ -64,6 +64,21 @@ class MessageSource(Protocol):
         """Disconnect, leaving unacknowledged messages to the broker for redelivery."""
 
 
+class OutageLog(Protocol):
+    """How an adapter reports its server going away and coming back (the wiring point passes
+    `floorstream.services.runtime.outage.Outage`, which logs once, then a summary)."""
+
+    @property
+    def away(self) -> bool:
+        """True from the first failure until `recovered`."""
+
+    def failed(self, error: BaseException | str) -> None:
+        """One more failed attempt."""
+
+    def recovered(self, note: str = "") -> None:
+        """The server answers again (``note``: what was done about it, for the log line)."""
+
+
 class RecordSink(Protocol):
     """The Kafka side: a record is submitted, and ``on_durable`` runs once Kafka has it."""
 

@@ -1,7 +1,7 @@
 """The Grafana dashboard, the alert rules and docs/operations.md query only metrics that exist.
 
-The gateway's names come from the code (`GatewayMetrics` on a fresh registry); the processor's
-and the API's are listed here until their metric bundles land, then read from those instead.
+Every name comes from the code: the bundles `GatewayMetrics`, `ProcessorMetrics` and
+`ApiMetrics`, each created on a fresh registry.
 """
 
 from __future__ import annotations
@@ -12,20 +12,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from floorstream.ingest.metrics import GatewayMetrics
+from floorstream.services.api.metrics import ApiMetrics
+from floorstream.services.runtime.consumer_metrics import ProcessorMetrics
 
 from . import artifacts
-
-PLANNED = {
-    "floorstream_processor_events": "counter",
-    "floorstream_processor_batches": "counter",
-    "floorstream_processor_batch_seconds": "histogram",
-    "floorstream_processor_lag": "gauge",
-    "floorstream_processor_duplicates": "counter",
-    "floorstream_processor_late_events": "counter",
-    "floorstream_api_request_seconds": "histogram",
-    "floorstream_api_screens": "gauge",
-}
-"""Metric families of the processor and the API, by the name prometheus_client is given."""
 
 SERIES = {
     "counter": ("_total", "_created"),
@@ -40,7 +30,9 @@ METRIC = re.compile(r"\bfloorstream_[a-z0-9_]+")
 def _families() -> dict[str, str]:
     registry = CollectorRegistry()
     GatewayMetrics.create(registry)
-    return {family.name: family.type for family in registry.collect()} | PLANNED
+    ProcessorMetrics.create(registry)
+    ApiMetrics.create(registry)
+    return {family.name: family.type for family in registry.collect()}
 
 
 def known_series() -> set[str]:
@@ -57,9 +49,13 @@ def _alert_rules() -> list[dict[str, Any]]:
     return [rule for group in rules["groups"] for rule in group["rules"]]
 
 
-def test_the_gateway_families_are_read_from_the_code() -> None:
+def test_the_families_are_read_from_the_code() -> None:
     assert "floorstream_gateway_dead_lettered_total" in known_series()
     assert "floorstream_gateway_produce_latency_seconds_bucket" in known_series()
+    assert "floorstream_processor_lag" in known_series()
+    assert "floorstream_processor_skipped_total" in known_series()
+    assert "floorstream_api_request_seconds_bucket" in known_series()
+    assert "floorstream_api_screens" in known_series()
 
 
 def test_the_dashboard_queries_only_known_metrics() -> None:

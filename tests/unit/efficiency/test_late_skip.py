@@ -32,12 +32,14 @@ def test_events_older_than_the_cutoff_and_bad_records_are_skipped(
         _record(2, b"not json"),
         _record(3, _machine("new", NOW)),
     ]
-    kept = _events(records, cutoff)
+    kept, skipped = _events(records, cutoff)
     assert [event.event_id for event in kept] == ["edge", "new"]
+    assert skipped == {"past_retention": 1, "not_an_event": 1}  # for the processor's metrics
     assert "1 event(s) older than the retention period" in caplog.text
     assert "not an event of the contract" in caplog.text
 
 
 def test_without_a_cutoff_every_event_is_kept() -> None:
     records = [_record(0, _machine("ancient", datetime(2001, 1, 1, tzinfo=UTC)))]
-    assert [event.event_id for event in _events(records, None)] == ["ancient"]
+    kept, skipped = _events(records, None)
+    assert [event.event_id for event in kept] == ["ancient"] and skipped == {}

@@ -11,8 +11,10 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 
 import floorstream
 from floorstream.services.api.errors import install_error_handlers
+from floorstream.services.api.feeds import FeedLimit
 from floorstream.services.api.limits import BodyLimit
 from floorstream.services.api.live import LiveHub
+from floorstream.services.api.metrics import ApiMetrics, RequestMetrics
 from floorstream.services.api.routes import (
     boards,
     downtime,
@@ -46,6 +48,7 @@ def create_app(
             app.state.pool = pool
             hub = LiveHub.for_database(settings.require_database())
             app.state.live = hub
+            app.state.metrics.count_screens(hub.subscriber_count)
             await hub.start()
             try:
                 yield
@@ -64,9 +67,12 @@ def create_app(
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
     app.state.registry = registry
+    app.state.metrics = metrics = ApiMetrics.create(registry)
     app.state.clock = clock if clock is not None else _utc_now
+    app.state.feeds = FeedLimit(settings.board_max_feeds_per_token)
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: times a 413 too
     app.include_router(health.router)
     app.include_router(lines.router, prefix="/api/v1")
     app.include_router(efficiency.router, prefix="/api/v1")

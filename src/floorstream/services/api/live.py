@@ -12,7 +12,8 @@ The delivery protocol, numbered as the code follows it:
    notice: a screen slower than the notices gets a single "changed" for all of them
    (coalescing), never a backlog. A notice carries no figures, only "refetch".
 4. When the LISTEN connection is lost the hub reconnects with back-off; on every (re)connect
-   it wakes every subscription, since notifications sent while nobody listened are gone.
+   it wakes every subscription, since notifications sent while nobody listened are gone. The
+   loss is logged once, then summarised, never once per retry (`Outage`).
 5. When the hub stops, every subscription ends and so does every screen's stream.
 """
 
@@ -27,6 +28,7 @@ from typing import Any, Final, Protocol
 import asyncpg
 
 from floorstream.services.runtime.board_push import CHANNEL, line_key, notify_changed
+from floorstream.services.runtime.outage import Outage
 
 __all__ = ["CHANNEL", "LiveHub", "ListenConnection", "Subscription", "line_key", "notify_changed"]
 
@@ -105,6 +107,7 @@ class LiveHub:
         self._sleep = sleep
         self._subscriptions: dict[str, set[Subscription]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._outage = Outage(log, "live feed: LISTEN connection", detail="reconnecting")
         self.listening = asyncio.Event()
         """Set while the LISTEN connection is up (tests and readiness may wait on it)."""
 
@@ -175,16 +178,16 @@ class LiveHub:
             try:
                 connection = await self._connect()
             except Exception as error:  # any failure to connect: try again later
-                log.warning("live feed: cannot LISTEN (%s); retrying in %.1f s", error, delay)
+                self._outage.failed(error)
                 await self._sleep(delay)
                 delay = min(delay * 2, self._retry_max_s)
                 continue
             delay = self._retry_min_s
             try:
                 await self._listen(connection)
-                log.warning("live feed: LISTEN connection lost; reconnecting")
+                self._outage.failed("connection lost")
             except Exception as error:  # the connection failed under us
-                log.warning("live feed: LISTEN connection lost (%s); reconnecting", error)
+                self._outage.failed(error)
             finally:
                 self.listening.clear()
                 # Lost or stopping: no goodbye to a server that may not answer.
@@ -197,7 +200,10 @@ class LiveHub:
         connection.add_termination_listener(lambda *_: lost.set())
         await connection.add_listener(CHANNEL, self._on_notification)
         self.listening.set()
-        log.info("live feed: listening on %s", CHANNEL)
+        if self._outage.away:
+            self._outage.recovered()
+        else:
+            log.info("live feed: listening on %s", CHANNEL)
         self.publish_all()
         while not lost.is_set():
             try:

@@ -5,6 +5,10 @@ efficiency processor (OEE minute buckets, ``processor_group``) and the floor-sta
 (stations, operators, materials, work orders, ``floor_group``). If either fails, the process
 fails, and its supervisor restarts it; each resumes from the offsets stored with its results.
 Both skip events older than the retention period (``retention_days``).
+
+With ``FLOORSTREAM_METRICS_PORT`` set, ``/metrics`` (`ProcessorMetrics`, labelled by group),
+``/healthz`` and ``/readyz`` (database, kafka) answer on it from the start, while the database
+migrates or Kafka is awaited.
 """
 
 from __future__ import annotations
@@ -15,8 +19,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from floorstream.services.runtime.database import open_database
 from floorstream.services.runtime.kafka_topics import ensure_topics_when_reachable
+from floorstream.services.runtime.ops_server import NotReady, Readiness, process_registry, serve_ops
 from floorstream.services.runtime.options import add_log_format, settings_with
 from floorstream.services.runtime.service import run_service
 from floorstream.services.runtime.settings import ProcessorSettings
@@ -43,6 +50,12 @@ def register(subparsers: Any) -> None:
         help="consumer group of the floor-state processor (stations, operators, materials, "
         "work orders) (default floorstream-floor, env FLOORSTREAM_FLOOR_GROUP)",
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve /metrics, /healthz and /readyz on this port "
+        "(default 0 = off, env FLOORSTREAM_METRICS_PORT)",
+    )
     add_log_format(parser)
     parser.set_defaults(run=run)
 
@@ -52,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         ProcessorSettings,
         processor_group=args.group,
         floor_group=args.floor_group,
+        metrics_port=args.metrics_port,
         log_format=args.log_format,
     )
     settings.require_database()
@@ -63,19 +77,41 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def serve(settings: ProcessorSettings, stop: asyncio.Event) -> None:
-    """The processors' wiring point: database (migrated), topics, then both consumer loops,
-    sharing the pool; an error in either cancels the other and fails the process."""
+async def serve(
+    settings: ProcessorSettings, stop: asyncio.Event, *, registry: CollectorRegistry | None = None
+) -> None:
+    """The processors' wiring point: the operations port, database (migrated), topics, then
+    both consumer loops, sharing the pool; an error in either cancels the other and fails the
+    process."""
+    registry = registry if registry is not None else process_registry()
+    readiness = Readiness("database", "kafka")
+    port = settings.metrics_port or None
+    async with serve_ops(registry, readiness, host=settings.metrics_host, port=port):
+        await _serve(settings, stop, registry, readiness)
+
+
+async def _serve(
+    settings: ProcessorSettings,
+    stop: asyncio.Event,
+    registry: CollectorRegistry,
+    readiness: Readiness,
+) -> None:
     from floorstream.schemas import EVENTS_TOPIC
     from floorstream.services.efficiency import processor as efficiency
     from floorstream.services.floor import processor as floor
-    from floorstream.services.runtime.consumer import Handler, consume
+    from floorstream.services.runtime.consumer import Handler, TransactionalConsumer, consume
+    from floorstream.services.runtime.consumer_metrics import ProcessorMetrics
     from floorstream.services.runtime.retention import keep_purging
 
+    metrics = ProcessorMetrics.create(registry)
     kafka = settings.require_kafka()
     async with open_database(settings.require_database(), max_size=5) as pool:
+        readiness.add("database", lambda: pool.fetchval("SELECT 1"))
+        readiness.pending("kafka", f"not reachable yet at {kafka}")
         if not await ensure_topics_when_reachable(kafka, stop):
             return
+        members: list[TransactionalConsumer] = []
+        readiness.add("kafka", lambda: _members_reach_kafka(members))
 
         async def member(group: str, handler: Handler) -> None:
             await consume(
@@ -87,6 +123,8 @@ async def serve(settings: ProcessorSettings, stop: asyncio.Event) -> None:
                 stop=stop,
                 batch_max=settings.processor_batch_max,
                 batch_ms=settings.processor_batch_ms,
+                metrics=metrics,
+                started=members.append,
             )
 
         log.info(
@@ -99,3 +137,10 @@ async def serve(settings: ProcessorSettings, stop: asyncio.Event) -> None:
             )
             tasks.create_task(member(settings.floor_group, floor.retaining(retention, _now)))
             tasks.create_task(keep_purging(pool, retention=retention, clock=_now, stop=stop))
+
+
+async def _members_reach_kafka(members: list[Any]) -> None:
+    """Readiness: each consumer that has started gets an answer to a metadata request."""
+    if not members:
+        raise NotReady("consumers not started yet")
+    await asyncio.gather(*(member.reachable() for member in members))

@@ -15,6 +15,9 @@ consumer loop of `runtime.consumer` stores the offsets in the same one):
 4. fold each such station over those minutes from all its stored events, and replace its
    buckets there. A bucket is a function of the set of events, so neither duplicates nor the
    order of arrival can change a figure, and a late event corrects the minutes it belongs to.
+
+It returns what it did (`BatchResult`: applied, duplicates, late, skipped by reason), which
+the consumer loop turns into the processor's metrics.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ from floorstream.services.efficiency.core import (
     fold_station,
 )
 from floorstream.services.runtime.consumer import Handler, Records
+from floorstream.services.runtime.consumer_metrics import (
+    LATE_AFTER,
+    NOT_AN_EVENT,
+    PAST_RETENTION,
+    BatchResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +52,10 @@ _MINUTE = timedelta(minutes=1)
 _EFFICIENCY_KINDS = frozenset({Kind.MACHINE, Kind.PRODUCTION, Kind.ORDER})
 
 
-def _events(records: Records, not_before: datetime | None) -> list[Event]:
+def _events(records: Records, not_before: datetime | None) -> tuple[list[Event], dict[str, int]]:
+    """The events of the batch, and how many records were skipped, by reason."""
     events = []
+    skipped: dict[str, int] = {}
     for record in records:
         try:
             events.append(parse_kafka_value(record.value))
@@ -56,23 +67,29 @@ def _events(records: Records, not_before: datetime | None) -> list[Event]:
                 record.offset,
                 error,
             )
+            skipped[NOT_AN_EVENT] = skipped.get(NOT_AN_EVENT, 0) + 1
     if not_before is None:
-        return events
+        return events, skipped
     kept = [event for event in events if event.ts >= not_before]
     if len(kept) < len(events):
+        skipped[PAST_RETENTION] = len(events) - len(kept)
         log.warning(
             "skipped %d event(s) older than the retention period (before %s)",
             len(events) - len(kept),
             not_before.isoformat(),
         )
-    return kept
+    return kept, skipped
 
 
 def retaining(retention: timedelta, clock: Callable[[], datetime]) -> Handler:
-    """`apply_batch` that skips events older than ``retention`` before ``clock()``."""
+    """`apply_batch` that skips events older than ``retention`` before ``clock()``, and
+    counts as late those applied more than `LATE_AFTER` after their ``ts``."""
 
-    async def handle(connection: Any, records: Records) -> None:
-        await apply_batch(connection, records, not_before=clock() - retention)
+    async def handle(connection: Any, records: Records) -> BatchResult:
+        now = clock()
+        return await apply_batch(
+            connection, records, not_before=now - retention, late_before=now - LATE_AFTER
+        )
 
     return handle
 
@@ -97,14 +114,26 @@ def _merge(
 
 
 async def apply_batch(
-    connection: Any, records: Records, *, not_before: datetime | None = None
-) -> None:
+    connection: Any,
+    records: Records,
+    *,
+    not_before: datetime | None = None,
+    late_before: datetime | None = None,
+) -> BatchResult:
     """Steps 1–4 for one batch, on the batch's connection (inside its transaction)."""
-    events = _events(records, not_before)  # 1
+    events, skipped = _events(records, not_before)  # 1
     stored = await store.insert_new_events(connection, events=events)  # 2
     new = [e for e in events if f"{e.factory}/{e.line}/{e.event_id}" in stored]
+    late = {
+        f"{e.factory}/{e.line}/{e.event_id}"
+        for e in new
+        if late_before is not None and e.ts < late_before
+    }
+    result = BatchResult(
+        applied=len(stored), duplicates=len(events) - len(stored), late=len(late), skipped=skipped
+    )
     if not new:
-        return
+        return result
     lines = {(e.factory, e.line) for e in new}
     await store.register_lines(connection, lines=lines)
     thresholds = await store.small_stop_thresholds(connection, lines=lines)
@@ -132,6 +161,7 @@ async def apply_batch(
             end=end,
             buckets=buckets,
         )
+    return result
 
 
 async def _touched(

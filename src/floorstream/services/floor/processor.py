@@ -31,6 +31,9 @@ Each step keeps a row a function of the set of events applied, so neither duplic
 order of arrival change the floor state. Kanban cards (step 6) are the exception: they are a
 workflow the warehouse moves on, so a card depends on when its material crossed the reorder
 point; a repeated event still raises or closes nothing twice.
+
+It returns what it did (`BatchResult`: applied, duplicates, late, skipped by reason), which
+the consumer loop turns into the processor's metrics.
 """
 
 from __future__ import annotations
@@ -64,12 +67,20 @@ from floorstream.services.floor.fold import (
 )
 from floorstream.services.runtime.board_push import notify_changed
 from floorstream.services.runtime.consumer import Handler, Records
+from floorstream.services.runtime.consumer_metrics import (
+    LATE_AFTER,
+    NOT_AN_EVENT,
+    PAST_RETENTION,
+    BatchResult,
+)
 
 log = logging.getLogger(__name__)
 
 
-def _events(records: Records, not_before: datetime | None) -> list[Event]:
+def _events(records: Records, not_before: datetime | None) -> tuple[list[Event], dict[str, int]]:
+    """The batch's events, each key once and none expired; the skipped records by reason."""
     events = []
+    skipped: dict[str, int] = {}
     for record in records:
         try:
             events.append(parse_kafka_value(record.value))
@@ -81,34 +92,49 @@ def _events(records: Records, not_before: datetime | None) -> list[Event]:
                 record.offset,
                 error,
             )
+            skipped[NOT_AN_EVENT] = skipped.get(NOT_AN_EVENT, 0) + 1
     kept, expired = split_expired(events, not_before)
     if expired and not_before is not None:
+        skipped[PAST_RETENTION] = expired
         log.warning(
             "skipped %d event(s) older than the retention period (before %s)",
             expired,
             not_before.isoformat(),
         )
-    return unique(kept)
+    return kept, skipped
 
 
 def retaining(retention: timedelta, clock: Callable[[], datetime]) -> Handler:
-    """`apply_batch` that skips events older than ``retention`` before ``clock()``."""
+    """`apply_batch` that skips events older than ``retention`` before ``clock()``, and
+    counts as late those applied more than `LATE_AFTER` after their ``ts``."""
 
-    async def handle(connection: Any, records: Records) -> None:
-        await apply_batch(connection, records, not_before=clock() - retention)
+    async def handle(connection: Any, records: Records) -> BatchResult:
+        now = clock()
+        return await apply_batch(
+            connection, records, not_before=now - retention, late_before=now - LATE_AFTER
+        )
 
     return handle
 
 
 async def apply_batch(
-    connection: Any, records: Records, *, not_before: datetime | None = None
-) -> None:
+    connection: Any,
+    records: Records,
+    *,
+    not_before: datetime | None = None,
+    late_before: datetime | None = None,
+) -> BatchResult:
     """Steps 1–8 for one batch, on the batch's connection (inside its transaction)."""
-    events = _events(records, not_before)  # 1
+    received, skipped = _events(records, not_before)  # 1
+    events = unique(received)
     stored = await store.insert_new_events(connection, events=events)  # 2
     new = [event for event in events if event_key(event) in stored]
+    late = sum(1 for e in new if late_before is not None and e.ts < late_before)
+    result = BatchResult(
+        applied=len(new), duplicates=len(received) - len(new), late=late, skipped=skipped
+    )
     if not new:
-        return
+        return result
     await store.upsert_stations(connection, seen=stations_seen(new))  # 3
     people = [e for e in new if isinstance(e, PeopleEvent)]
     if people:  # 4
@@ -120,6 +146,7 @@ async def apply_batch(
         await cards.apply_cards(connection, events=materials, stocks=stocks)
     await _orders(connection, new)  # 7
     await notify_changed(connection, {(e.factory, e.line) for e in new})  # 8
+    return result
 
 
 async def _materials(connection: Any, events: list[MaterialEvent]) -> dict[MaterialKey, Stock]:

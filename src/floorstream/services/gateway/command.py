@@ -1,4 +1,9 @@
-"""`floorstream gateway`: the MQTT→Kafka ingest gateway, and its one wiring point."""
+"""`floorstream gateway`: the MQTT→Kafka ingest gateway, and its one wiring point.
+
+With ``FLOORSTREAM_METRICS_PORT`` set, ``/metrics`` (`GatewayMetrics`), ``/healthz`` and
+``/readyz`` (kafka: connected, records acknowledged, a metadata request answered; mqtt:
+connected) answer on it from the start, on ``FLOORSTREAM_METRICS_HOST``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from floorstream.services.runtime.ops_server import NotReady, Readiness, process_registry, serve_ops
 from floorstream.services.runtime.options import add_log_format, settings_with
+from floorstream.services.runtime.outage import Outage
 from floorstream.services.runtime.service import run_service
 from floorstream.services.runtime.settings import GatewaySettings
 
@@ -34,7 +41,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--metrics-port",
         type=int,
-        help="serve Prometheus metrics on this port "
+        help="serve /metrics, /healthz and /readyz on this port "
         "(default 0 = off, env FLOORSTREAM_METRICS_PORT)",
     )
     add_log_format(parser)
@@ -57,8 +64,19 @@ async def serve(
     settings: GatewaySettings, stop: asyncio.Event, *, registry: CollectorRegistry | None = None
 ) -> None:
     """Open the gateway's resources, run it until ``stop``, close them in reverse."""
-    from prometheus_client import start_http_server
+    registry = registry if registry is not None else process_registry()
+    readiness = Readiness("kafka", "mqtt")
+    port = settings.metrics_port or None
+    async with serve_ops(registry, readiness, host=settings.metrics_host, port=port):
+        await _serve(settings, stop, registry, readiness)
 
+
+async def _serve(
+    settings: GatewaySettings,
+    stop: asyncio.Event,
+    registry: CollectorRegistry,
+    readiness: Readiness,
+) -> None:
     from floorstream.ingest.kafka_sink import KafkaSink
     from floorstream.ingest.metrics import GatewayMetrics
     from floorstream.ingest.mqtt_source import MqttSource
@@ -66,16 +84,27 @@ async def serve(
     from floorstream.services.runtime.kafka_topics import ensure_topics_when_reachable
     from floorstream.services.runtime.mqtt_url import parse_mqtt_url
 
-    registry = registry if registry is not None else CollectorRegistry()
     metrics = GatewayMetrics.create(registry)
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="127.0.0.1", registry=registry)
     kafka = settings.require_kafka()
+    readiness.pending("kafka", f"not reachable yet at {kafka}")
     if not await ensure_topics_when_reachable(kafka, stop):
         return
     sink = KafkaSink(
-        kafka, metrics, linger_ms=settings.gateway_linger_ms, idempotence=settings.kafka_idempotence
+        kafka,
+        metrics,
+        outage=Outage(log, "kafka", detail="holding messages unacknowledged until it returns"),
+        linger_ms=settings.gateway_linger_ms,
+        idempotence=settings.kafka_idempotence,
     )
+
+    async def kafka_ready() -> None:
+        if not sink.started:
+            raise NotReady("not connected yet")
+        if not sink.acknowledging:
+            raise NotReady("records are not being acknowledged")
+        await sink.metadata()
+
+    readiness.add("kafka", kafka_ready)
     if not await sink.start(stop):
         return
     address = parse_mqtt_url(settings.require_mqtt())
@@ -91,6 +120,13 @@ async def serve(
         shared=settings.gateway_shared_subscription,
         receive_maximum=settings.gateway_max_in_flight,
         loop=asyncio.get_running_loop(),
+        outage=Outage(log, f"mqtt broker {address.host}:{address.port}", detail="reconnecting"),
     )
+
+    async def mqtt_ready() -> None:
+        if not source.connected:
+            raise NotReady("not connected to the broker")
+
+    readiness.add("mqtt", mqtt_ready)
     log.info("gateway started (client id %s)", settings.gateway_client_id)
     await Gateway(source, sink, metrics).run(stop)

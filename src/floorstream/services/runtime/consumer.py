@@ -14,6 +14,10 @@ Offsets in PostgreSQL are the truth; Kafka's committed offsets are not used. On 
 consumer seeks to the stored offsets (the log's start for a partition never seen). Where a stored
 offset lies beyond the log's end, as after a restart of the memory-only embedded broker, it
 resumes at the log's end and logs it once for that partition.
+
+After each commit the loop updates the processor's metrics (`consumer_metrics`) from the
+handler's `BatchResult`, and each partition's lag from the log end offset of the last fetch.
+A database that goes away is logged once, then summarised (`outage.Outage`).
 """
 
 from __future__ import annotations
@@ -30,11 +34,19 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from asyncpg import Pool
 
+from floorstream.services.runtime.consumer_metrics import (
+    BatchResult,
+    GroupMetrics,
+    ProcessorMetrics,
+)
+from floorstream.services.runtime.outage import Outage
+
 log = logging.getLogger(__name__)
 
 Records = Sequence[ConsumerRecord[bytes, bytes]]
-Handler = Callable[[Any, Records], Awaitable[None]]
-"""Applies a batch inside the open transaction (an asyncpg connection is passed)."""
+Handler = Callable[[Any, Records], Awaitable[BatchResult | None]]
+"""Applies a batch inside the open transaction (an asyncpg connection is passed); returns
+what it did with the events, for the metrics (None: nothing to count)."""
 
 
 class Fenced(Exception):
@@ -124,6 +136,8 @@ class TransactionalConsumer:
         bootstrap: str,
         batch_max: int,
         batch_ms: int,
+        metrics: GroupMetrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._consumer = consumer
         self._bootstrap = bootstrap
@@ -134,8 +148,12 @@ class TransactionalConsumer:
         self._batch_ms = batch_ms
         # per assigned partition: the offset stored in PostgreSQL, as this member last knew it
         self._stored: dict[TopicPartition, int] = {}
+        # per assigned partition: the next offset to apply (for the lag)
+        self._next: dict[TopicPartition, int] = {}
         self._beyond_end_logged: set[TopicPartition] = set()
-        self._database_away_since: float | None = None
+        self._database = Outage(log, "database", clock=clock, detail="retrying the batch")
+        self._metrics = metrics
+        self._clock = clock
         self.lock = asyncio.Lock()
         """Held by a batch from fetch to commit, and by a rebalance."""
 
@@ -145,6 +163,13 @@ class TransactionalConsumer:
     def forget(self, partitions: Sequence[TopicPartition]) -> None:
         for tp in partitions:
             self._stored.pop(tp, None)
+            self._next.pop(tp, None)
+            if self._metrics is not None:
+                self._metrics.forget(tp.topic, tp.partition)
+
+    async def reachable(self) -> None:
+        """A metadata request to the cluster: returns if Kafka answers (readiness)."""
+        await self._consumer.topics()
 
     async def resume(self, partitions: Sequence[TopicPartition]) -> None:
         """Seek each partition to its stored offset."""
@@ -161,6 +186,7 @@ class TransactionalConsumer:
                     self._log_beyond_end(tp, offset, end)
                     offset = end
             self._consumer.seek(tp, max(offset, starts[tp]))
+            self._next[tp] = max(offset, starts[tp])
             self._stored[tp] = stored.get(tp, 0)  # a missing row is created at 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -174,15 +200,26 @@ class TransactionalConsumer:
             }  # records of a revoked partition: not ours
             if batch:
                 await self._apply(batch, stop)
+            self._report_lag()
+
+    def _report_lag(self) -> None:
+        if self._metrics is None:
+            return
+        assigned = self._consumer.assignment()
+        for tp, position in self._next.items():
+            end = self._consumer.highwater(tp) if tp in assigned else None
+            if end is not None:  # known once a fetch for the partition has answered
+                self._metrics.lag(tp.topic, tp.partition, end - position)
 
     async def _apply(self, batch: dict[TopicPartition, list[Any]], stop: asyncio.Event) -> None:
         expected = {tp: self._stored[tp] for tp in batch}
         positions = {tp: records[-1].offset + 1 for tp, records in batch.items()}
         records = [record for records in batch.values() for record in records]
+        started = self._clock()
         try:
             async with self._pool.acquire() as connection, connection.transaction():
                 await self._offsets.check_and_lock(connection, expected)  # step 2
-                await self._handler(connection, records)  # step 3
+                result = await self._handler(connection, records)  # step 3
                 await self._offsets.save(connection, positions)
         except Fenced as fenced:
             log.warning("batch not applied: %s; another member owns it now", fenced)
@@ -197,26 +234,20 @@ class TransactionalConsumer:
             await self._database_away(error, batch, stop)
             return
         self._stored.update(positions)  # step 4 done: committed
-        self._database_back()
+        self._next.update(positions)
+        self._database.recovered()
+        if self._metrics is not None:
+            self._metrics.batch_done(result, self._clock() - started)
 
     async def _database_away(
         self, error: BaseException, batch: dict[TopicPartition, list[Any]], stop: asyncio.Event
     ) -> None:
         """Keep the batch for later: seek back to it, wait a moment, try again."""
-        if self._database_away_since is None:
-            self._database_away_since = time.monotonic()
-            log.warning(
-                "database unavailable (%s: %s); retrying the batch", type(error).__name__, error
-            )
+        self._database.failed(error)
         for tp, records in batch.items():
             self._consumer.seek(tp, records[0].offset)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
-
-    def _database_back(self) -> None:
-        if self._database_away_since is not None:
-            log.warning("database back after %.1fs", time.monotonic() - self._database_away_since)
-            self._database_away_since = None
 
     async def _true_end(self, tp: TopicPartition, reported: int) -> int:
         """The offset after the partition's last record, read rather than asked for.
@@ -259,8 +290,14 @@ async def consume(
     stop: asyncio.Event,
     batch_max: int,
     batch_ms: int,
+    metrics: ProcessorMetrics | None = None,
+    started: Callable[[TransactionalConsumer], None] | None = None,
 ) -> None:
-    """Run one member of ``group`` on ``topics`` until ``stop``, exactly once into ``pool``."""
+    """Run one member of ``group`` on ``topics`` until ``stop``, exactly once into ``pool``.
+
+    ``metrics``, where given, get this group's series; ``started`` is called with the member
+    once it is connected (the processor's readiness asks it whether Kafka answers).
+    """
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group,
@@ -270,11 +307,20 @@ async def consume(
         max_poll_records=batch_max,
     )
     loop = TransactionalConsumer(
-        consumer, pool, group, handler, bootstrap=bootstrap, batch_max=batch_max, batch_ms=batch_ms
+        consumer,
+        pool,
+        group,
+        handler,
+        bootstrap=bootstrap,
+        batch_max=batch_max,
+        batch_ms=batch_ms,
+        metrics=metrics.group(group) if metrics is not None else None,
     )
     await consumer.start()
     try:
         consumer.subscribe(list(topics), listener=loop.listener())
+        if started is not None:
+            started(loop)
         await loop.run(stop)
     finally:
         await consumer.stop()

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from floorstream.schemas.topics import DLQ_TOPIC, EVENTS_TOPIC
+from floorstream.services.runtime.outage import Outage
 
 log = logging.getLogger(__name__)
 
@@ -48,22 +48,21 @@ async def ensure_topics(bootstrap: str, *, replication: int = 1) -> None:
 async def ensure_topics_when_reachable(bootstrap: str, stop: asyncio.Event) -> bool:
     """`ensure_topics`, retried until Kafka answers; False if ``stop`` came first.
 
-    An unreachable Kafka is logged once, and once more when it answers.
+    An unreachable Kafka is logged once, summarised at most once a minute, and logged once
+    more when it answers.
     """
-    delay, waiting_since = 0.5, None
+    delay = 0.5
+    outage = Outage(log, f"kafka at {bootstrap}", detail="retrying")
     while not stop.is_set():
         try:
             await ensure_topics(bootstrap)
         except KafkaError as error:
-            if waiting_since is None:
-                waiting_since = time.monotonic()
-                log.warning("kafka at %s is not reachable yet (%s); retrying", bootstrap, error)
+            outage.failed(error)
             try:
                 await asyncio.wait_for(stop.wait(), delay)
             except TimeoutError:
                 delay = min(delay * 2, 5.0)
             continue
-        if waiting_since is not None:
-            log.warning("kafka answered after %.1fs", time.monotonic() - waiting_since)
+        outage.recovered()
         return True
     return False

@@ -1,6 +1,7 @@
 """Logging: readable text by default, one JSON object per line with ``--log-format json``.
 
-Quiet by default: floorstream's own notable events at INFO, libraries at WARNING.
+Quiet by default: floorstream's own notable events at INFO, libraries at WARNING. A URL's
+password never reaches a line: both formats write ``user:***@`` (`redact`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from floorstream.services.runtime.redact import redact
 from floorstream.services.runtime.settings import LogFormat, LogLevel
 
 _NOISY = ("asyncio", "uvicorn.access", "amqtt", "transitions", "httpx")
@@ -32,7 +34,14 @@ class JsonFormatter(logging.Formatter):
         entry |= {k: v for k, v in vars(record).items() if k not in self._RESERVED}
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return redact(json.dumps(entry, default=str))
+
+
+class TextFormatter(logging.Formatter):
+    """Readable lines, URL passwords masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def configure_logging(level: LogLevel = "info", fmt: LogFormat = "text", *, name: str = "") -> None:
@@ -43,9 +52,7 @@ def configure_logging(level: LogLevel = "info", fmt: LogFormat = "text", *, name
     else:
         prefix = f"{name} " if name else ""
         handler.setFormatter(
-            logging.Formatter(
-                f"%(asctime)s {prefix}%(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"
-            )
+            TextFormatter(f"%(asctime)s {prefix}%(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]

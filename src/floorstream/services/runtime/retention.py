@@ -23,6 +23,8 @@ from typing import Final
 import asyncpg
 from asyncpg import Pool
 
+from floorstream.services.runtime.outage import Outage
+
 log = logging.getLogger(__name__)
 
 _LOCK_KEY: Final = 0x7265746E  # "retn"
@@ -98,11 +100,13 @@ async def keep_purging(
     every: timedelta = timedelta(hours=1),
 ) -> None:
     """Purge at start-up and then every ``every`` until ``stop``; one replica at a time."""
+    outage = Outage(log, "retention: database", detail=f"purging again every {every}")
     while not stop.is_set():
         try:
             await _purge_once(pool, before=clock() - retention)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            # The database is away: the processors say so; try again at the next round.
-            log.warning("retention: purge failed (%s); next try in %s", error, every)
+            outage.failed(error)  # try again at the next round
+        else:
+            outage.recovered()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every.total_seconds())

@@ -95,6 +95,13 @@ class ApiSettings(CommonSettings):
         description="Seconds between heartbeats on a board's live feed; a screen that hears "
         "nothing for 2.5 times this marks its figures stale.",
     )
+    board_max_feeds_per_token: int = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        description="Live feeds one token may hold open at once in one API process; one more "
+        "is refused with 429.",
+    )
 
     @model_validator(mode="after")
     def _no_insecure_default_in_production(self) -> ApiSettings:
@@ -102,6 +109,10 @@ class ApiSettings(CommonSettings):
         if self.environment == "production" and token is not None and len(token) < 24:
             raise ValueError("FLOORSTREAM_BOOTSTRAP_TOKEN must be at least 24 characters")
         return self
+
+
+_METRICS_HOST = "Address of /metrics, /healthz and /readyz (0.0.0.0 in a container)."
+_METRICS_PORT = "Port of /metrics, /healthz and /readyz; 0 = not served."
 
 
 class GatewaySettings(CommonSettings):
@@ -114,7 +125,8 @@ class GatewaySettings(CommonSettings):
     gateway_batch_size: int = Field(default=500, ge=1, le=100_000)
     gateway_linger_ms: int = Field(default=5, ge=0, le=10_000)
     kafka_idempotence: bool = False
-    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = Field(default="127.0.0.1", min_length=1, description=_METRICS_HOST)
+    metrics_port: int = Field(default=0, ge=0, le=65535, description=_METRICS_PORT)
 
 
 class ProcessorSettings(CommonSettings):
@@ -131,7 +143,8 @@ class ProcessorSettings(CommonSettings):
     )
     processor_batch_max: int = Field(default=5_000, ge=1, le=1_000_000)
     processor_batch_ms: int = Field(default=200, ge=1, le=60_000)
-    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = Field(default="127.0.0.1", min_length=1, description=_METRICS_HOST)
+    metrics_port: int = Field(default=0, ge=0, le=65535, description=_METRICS_PORT)
 
 
 class SimulatorSettings(CommonSettings):

@@ -1,6 +1,9 @@
 """`floorstream up`: the whole stack in one process tree.
 
-1. start the servers it is not pointed at (embedded stack), each waited for;
+1. start the servers it is not pointed at (embedded stack), each waited for; where MQTT
+   credentials exist in the data directory (``floorstream mqtt credentials``), the embedded
+   Mosquitto enforces them, the gateway logs in with its account and the simulator with its own
+   (made here, publishing for the simulated factories only);
 2. start gateway, processor, API and, if asked, the simulator as supervised children;
 3. wait for the API's ``/readyz``, then print the board link and the admin token once;
 4. on SIGINT or SIGTERM stop the services, then the servers, in reverse order.
@@ -27,7 +30,10 @@ from typing import Any
 from floorstream.services.runtime.embedded.process import free_port
 from floorstream.services.runtime.embedded.stack import EmbeddedStack, Endpoints, StackPlan
 from floorstream.services.runtime.logs import configure_logging
+from floorstream.services.runtime.mqtt_credentials import LocalLogins, local_logins
+from floorstream.services.runtime.mqtt_url import with_login
 from floorstream.services.runtime.options import add_log_format, settings_with
+from floorstream.services.runtime.redact import masked_url
 from floorstream.services.runtime.settings import UpSettings
 from floorstream.services.runtime.supervisor import ServiceSpec, Supervisor
 
@@ -99,6 +105,17 @@ def run(args: argparse.Namespace) -> int:
         if settings.bootstrap_token is None
         else settings.bootstrap_token.get_secret_value()
     )
+    logins = None
+    if settings.mqtt_url is None:  # credentials apply to the embedded broker only
+        simulated = _simulated_factories() if args.simulate else []
+        logins = local_logins(args.data_dir, simulated_factories=simulated)
+        if logins is not None:
+            log.info(
+                "MQTT credentials found in %s: the embedded broker will refuse anonymous clients "
+                "(`floorstream mqtt list --data-dir %s` shows the accounts)",
+                logins.files.password_file.parent,
+                args.data_dir,
+            )
     plan = StackPlan(
         args.data_dir,
         mqtt_url=settings.mqtt_url,
@@ -106,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         database_url=settings.database_url,
         mqtt_port=args.mqtt_port,
         kafka_port=args.kafka_port,
+        mqtt_auth=logins.files if logins is not None else None,
     )
     try:
         with EmbeddedStack(plan) as endpoints:
@@ -118,8 +136,11 @@ def run(args: argparse.Namespace) -> int:
                     "FLOORSTREAM_LOG_FORMAT": settings.log_format,
                 }
             )
-            gateway_metrics = free_port()
-            supervisor = Supervisor(_services(gateway_metrics), env=env)
+            gateway_metrics, processor_metrics = free_port(), free_port()
+            gateway_env, simulator_env = _mqtt_logins(endpoints.mqtt_url, logins)
+            supervisor = Supervisor(
+                _services(gateway_metrics, processor_metrics, gateway_env), env=env
+            )
             asyncio.run(
                 _run(
                     supervisor,
@@ -127,8 +148,9 @@ def run(args: argparse.Namespace) -> int:
                     args.api_port,
                     token,
                     generated=generated,
-                    simulate=args.simulate,
+                    simulator=_simulator(simulator_env) if args.simulate else None,
                     gateway_metrics=gateway_metrics,
+                    processor_metrics=processor_metrics,
                 )
             )
     except KeyboardInterrupt:
@@ -141,16 +163,44 @@ def _command(*argv: str) -> list[str]:
     return [sys.executable, "-m", "floorstream", *argv]
 
 
-def _simulator() -> ServiceSpec:
+def _simulated_factories() -> list[str]:
+    """The factories `floorstream simulate --factories N` publishes for: f1..fN."""
+    return [f"f{n}" for n in range(1, SIMULATED_FACTORIES + 1)]
+
+
+def _mqtt_logins(
+    mqtt_url: str, logins: LocalLogins | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The MQTT URL with its login, for the gateway and for the simulator, where required."""
+    if logins is None:
+        return {}, {}
+    gateway = {
+        "FLOORSTREAM_MQTT_URL": with_login(mqtt_url, *logins.gateway),
+        # Secret names: Mosquitto's ACLs cannot keep a factory account out of the gateway's
+        # shared group or off its client id (`mqtt_credentials.gateway_secrets`).
+        "FLOORSTREAM_GATEWAY_CLIENT_ID": logins.gateway_client_id,
+        "FLOORSTREAM_GATEWAY_SHARED_GROUP": logins.gateway_group,
+    }
+    simulator = {}
+    if logins.simulator is not None:
+        simulator = {"FLOORSTREAM_MQTT_URL": with_login(mqtt_url, *logins.simulator)}
+    return gateway, simulator
+
+
+def _simulator(env: dict[str, str]) -> ServiceSpec:
     size = ["--factories", str(SIMULATED_FACTORIES), "--lines", str(SIMULATED_LINES)]
-    return ServiceSpec("simulator", _command("simulate", *size))
+    return ServiceSpec("simulator", _command("simulate", *size), env)
 
 
-def _services(gateway_metrics: int) -> list[ServiceSpec]:
+def _services(
+    gateway_metrics: int, processor_metrics: int, gateway_env: dict[str, str]
+) -> list[ServiceSpec]:
     command = _command
+    metrics = ["--metrics-port", str(gateway_metrics)]
+    processor = ["--metrics-port", str(processor_metrics)]
     specs = [
-        ServiceSpec("gateway", command("gateway", "--metrics-port", str(gateway_metrics))),
-        ServiceSpec("processor", command("processor")),
+        ServiceSpec("gateway", command("gateway", *metrics), gateway_env),
+        ServiceSpec("processor", command("processor", *processor)),
         ServiceSpec("api", command("api")),
     ]
     return specs
@@ -163,8 +213,9 @@ async def _run(
     token: str,
     *,
     generated: bool,
-    simulate: bool,
+    simulator: ServiceSpec | None,
     gateway_metrics: int,
+    processor_metrics: int,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -173,20 +224,26 @@ async def _run(
     watch = asyncio.create_task(supervisor.run(stop))
     base = f"http://127.0.0.1:{api_port}"
     if await _wait_for(lambda: _answers_200(f"{base}/readyz"), stop, "the API to be ready"):
-        if simulate:
-            await _start_simulator(supervisor, base, token, gateway_metrics, stop)
-        _announce(base, endpoints, token if generated else None, gateway_metrics)
+        if simulator is not None:
+            await _start_simulator(supervisor, simulator, base, token, gateway_metrics, stop)
+        metrics = {"gateway": gateway_metrics, "processor": processor_metrics}
+        _announce(base, endpoints, token if generated else None, metrics)
     await watch
 
 
 async def _start_simulator(
-    supervisor: Supervisor, base: str, token: str, gateway_metrics: int, stop: asyncio.Event
+    supervisor: Supervisor,
+    simulator: ServiceSpec,
+    base: str,
+    token: str,
+    gateway_metrics: int,
+    stop: asyncio.Event,
 ) -> None:
     """Once the gateway is subscribed: messages published before any subscription exists are
     delivered to no one (MQTT), and the simulation opens with its lines' first states."""
     if await _wait_for(lambda: _gateway_connected(gateway_metrics), stop, "the gateway"):
         await asyncio.to_thread(_configure_simulated_lines, base, token)
-        supervisor.add(_simulator())
+        supervisor.add(simulator)
 
 
 async def _wait_for(check: Callable[[], bool], stop: asyncio.Event, what: str) -> bool:
@@ -253,7 +310,7 @@ def _configure_simulated_lines(base: str, token: str) -> None:
 
 
 def _announce(
-    base: str, endpoints: Endpoints, generated_token: str | None, gateway_metrics: int
+    base: str, endpoints: Endpoints, generated_token: str | None, metrics: dict[str, int]
 ) -> None:
     token_note = (
         "admin token (shown once, keep it): " + generated_token
@@ -267,10 +324,14 @@ def _announce(
         f"  boards:   {base}/?token={link_token}",
         f"  {token_note}",
         f"  api:      {base}/docs   (readiness {base}/readyz, metrics {base}/metrics)",
-        f"  gateway:  metrics http://127.0.0.1:{gateway_metrics}/metrics",
-        f"  mqtt:     {endpoints.mqtt_url} ({endpoints.mqtt_flavour})",
+        *(
+            f"  {name + ':':<9} metrics http://127.0.0.1:{port}/metrics   "
+            f"(health /healthz, readiness /readyz)"
+            for name, port in metrics.items()
+        ),
+        f"  mqtt:     {masked_url(endpoints.mqtt_url)} ({endpoints.mqtt_flavour})",
         f"  kafka:    {endpoints.kafka_bootstrap}",
-        f"  postgres: {endpoints.database_url}",
+        f"  postgres: {masked_url(endpoints.database_url)}",
         "Press Ctrl-C to stop.",
         "",
     ]
