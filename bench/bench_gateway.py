@@ -27,12 +27,12 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from common import conditions, record, table
 from floorstream.services.runtime.embedded.process import free_port
 from floorstream.services.runtime.embedded.stack import EmbeddedStack, Endpoints, StackPlan
 from floorstream.services.runtime.mqtt_url import parse_mqtt_url
 
 HERE = Path(__file__).parent
-RESULTS = HERE / "results.json"
 
 
 def preload(url: str, count: int) -> None:
@@ -153,38 +153,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         with EmbeddedStack(StackPlan(Path(folder), durable=False)) as stack:
             log = Path(folder) / "gateway.log"
-            print(
-                f"gateway benchmark: {args.events:,} events, {os.cpu_count()} cores, "  # noqa: T201
-                f"mqtt {stack.mqtt_flavour}"
-            )
+            cores = os.cpu_count()
+            where = conditions(stack, events=args.events, lines=200)
             bare = bare_loop(stack, args.events)
             one = gateways(stack, args.events, 1, log)
             two = gateways(stack, args.events, 2, log)
-    rows = [
-        ("bare paho QoS 1 receive loop (baseline)", bare, 1.0),
-        ("one gateway, MQTT -> Kafka acked", one, one / bare),
-        ("two gateways, shared subscription", two, two / bare),
-    ]
-    for name, rate, ratio in rows:
-        print(f"  {name:42s} {rate:10,.0f} events/s  {ratio:5.2f}x baseline")  # noqa: T201
-    print(f"  two gateways / one gateway: {two / one:.2f}x")  # noqa: T201
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["gateway"] = {
-        "figure": round(one),
-        "unit": "events/s",
-        "baseline": round(bare),
-        "ratio": round(one / bare, 3),
-        "two_gateways": round(two),
-        "two_over_one": round(two / one, 3),
-        "conditions": {
-            "events": args.events,
-            "cores": os.cpu_count(),
-            "lines": 200,
-            "mqtt": str(stack.mqtt_flavour),
-            "kafka": "tansu (embedded)",
-        },
-    }
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    table(
+        f"gateway benchmark: {args.events:,} events, {cores} cores, mqtt {stack.mqtt_flavour}",
+        ["", "events/s", "x baseline"],
+        [
+            ("bare paho QoS 1 receive loop (baseline)", bare, 1.0),
+            ("one gateway, MQTT -> Kafka acked", one, one / bare),
+            ("two gateways, shared subscription", two, two / bare),
+            ("two gateways / one gateway", None, two / one),
+        ],
+    )
+    record("gateway", "one gateway", one, "events/s", baseline=bare, ratio=one / bare,
+           conditions=where, target=">= 0.8x the bare loop")  # fmt: skip
+    record("gateway", "two gateways", two, "events/s", baseline=one, ratio=two / one,
+           conditions=where, target=">= 1.6x one gateway (baseline: one gateway)")  # fmt: skip
 
 
 if __name__ == "__main__":

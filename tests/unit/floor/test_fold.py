@@ -16,7 +16,6 @@ from floorstream.services.floor.fold import (
     latest_per,
     mark,
     merge_stock,
-    split_expired,
     stations_seen,
     unique,
 )
@@ -58,12 +57,6 @@ def test_unique_keeps_the_first_of_each_event_id_on_a_line() -> None:
         json.dumps({"event_id": "e1", "ts": T0.isoformat(), "state": "idle"}).encode(),
     )
     assert unique([first, again, other_line]) == [first, other_line]
-
-
-def test_split_expired_counts_the_events_before_the_cutoff() -> None:
-    events = [_event("machine", f"e{m}", m, state="running") for m in (0, 1, 2)]
-    assert split_expired(events, T0 + timedelta(minutes=1)) == (events[1:], 1)
-    assert split_expired(events, None) == (events, 0)
 
 
 def test_stations_seen_has_the_last_ts_of_any_kind_and_the_latest_machine_event() -> None:

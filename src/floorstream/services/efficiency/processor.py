@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from floorstream.schemas import Event, InvalidMessage, parse_kafka_value
+from floorstream.schemas import Event
 from floorstream.schemas.types import Kind
 from floorstream.services.efficiency import store
 from floorstream.services.efficiency.core import (
@@ -35,11 +35,9 @@ from floorstream.services.efficiency.core import (
     context_bounds,
     fold_station,
 )
+from floorstream.services.runtime import batch_input
 from floorstream.services.runtime.consumer import Handler, Records
 from floorstream.services.runtime.consumer_metrics import (
-    LATE_AFTER,
-    NOT_AN_EVENT,
-    PAST_RETENTION,
     BatchResult,
 )
 
@@ -52,46 +50,9 @@ _MINUTE = timedelta(minutes=1)
 _EFFICIENCY_KINDS = frozenset({Kind.MACHINE, Kind.PRODUCTION, Kind.ORDER})
 
 
-def _events(records: Records, not_before: datetime | None) -> tuple[list[Event], dict[str, int]]:
-    """The events of the batch, and how many records were skipped, by reason."""
-    events = []
-    skipped: dict[str, int] = {}
-    for record in records:
-        try:
-            events.append(parse_kafka_value(record.value))
-        except InvalidMessage as error:
-            log.warning(
-                "skipped %s[%d]@%d: not an event of the contract (%s)",
-                record.topic,
-                record.partition,
-                record.offset,
-                error,
-            )
-            skipped[NOT_AN_EVENT] = skipped.get(NOT_AN_EVENT, 0) + 1
-    if not_before is None:
-        return events, skipped
-    kept = [event for event in events if event.ts >= not_before]
-    if len(kept) < len(events):
-        skipped[PAST_RETENTION] = len(events) - len(kept)
-        log.warning(
-            "skipped %d event(s) older than the retention period (before %s)",
-            len(events) - len(kept),
-            not_before.isoformat(),
-        )
-    return kept, skipped
-
-
 def retaining(retention: timedelta, clock: Callable[[], datetime]) -> Handler:
-    """`apply_batch` that skips events older than ``retention`` before ``clock()``, and
-    counts as late those applied more than `LATE_AFTER` after their ``ts``."""
-
-    async def handle(connection: Any, records: Records) -> BatchResult:
-        now = clock()
-        return await apply_batch(
-            connection, records, not_before=now - retention, late_before=now - LATE_AFTER
-        )
-
-    return handle
+    """`apply_batch` with the retention and lateness cut-offs (`batch_input.retaining`)."""
+    return batch_input.retaining(apply_batch, retention, clock)
 
 
 def _floor(ts: datetime) -> datetime:
@@ -121,7 +82,7 @@ async def apply_batch(
     late_before: datetime | None = None,
 ) -> BatchResult:
     """Steps 1–4 for one batch, on the batch's connection (inside its transaction)."""
-    events, skipped = _events(records, not_before)  # 1
+    events, skipped = batch_input.read_events(records, not_before)  # 1
     stored = await store.insert_new_events(connection, events=events)  # 2
     new = [e for e in events if f"{e.factory}/{e.line}/{e.event_id}" in stored]
     late = {

@@ -51,14 +51,6 @@ def unique(events: Iterable[E]) -> list[E]:
     return kept
 
 
-def split_expired(events: Sequence[E], not_before: datetime | None) -> tuple[list[E], int]:
-    """The events at or after ``not_before``, and how many were before it."""
-    if not_before is None:
-        return list(events), 0
-    kept = [event for event in events if event.ts >= not_before]
-    return kept, len(events) - len(kept)
-
-
 def latest_per(events: Iterable[E], key: Callable[[E], K]) -> dict[K, E]:
     """Per key, the event with the greatest `Mark`."""
     latest: dict[K, E] = {}

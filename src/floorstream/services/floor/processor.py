@@ -45,13 +45,11 @@ from typing import Any
 
 from floorstream.schemas import (
     Event,
-    InvalidMessage,
     MaterialEvent,
     OrderAction,
     OrderEvent,
     PeopleEvent,
     ProductionEvent,
-    parse_kafka_value,
 )
 from floorstream.services.floor import cards, store
 from floorstream.services.floor.fold import (
@@ -61,60 +59,22 @@ from floorstream.services.floor.fold import (
     event_key,
     latest_per,
     merge_stock,
-    split_expired,
     stations_seen,
     unique,
 )
+from floorstream.services.runtime import batch_input
 from floorstream.services.runtime.board_push import notify_changed
 from floorstream.services.runtime.consumer import Handler, Records
 from floorstream.services.runtime.consumer_metrics import (
-    LATE_AFTER,
-    NOT_AN_EVENT,
-    PAST_RETENTION,
     BatchResult,
 )
 
 log = logging.getLogger(__name__)
 
 
-def _events(records: Records, not_before: datetime | None) -> tuple[list[Event], dict[str, int]]:
-    """The batch's events, each key once and none expired; the skipped records by reason."""
-    events = []
-    skipped: dict[str, int] = {}
-    for record in records:
-        try:
-            events.append(parse_kafka_value(record.value))
-        except InvalidMessage as error:
-            log.warning(
-                "skipped %s[%d]@%d: not an event of the contract (%s)",
-                record.topic,
-                record.partition,
-                record.offset,
-                error,
-            )
-            skipped[NOT_AN_EVENT] = skipped.get(NOT_AN_EVENT, 0) + 1
-    kept, expired = split_expired(events, not_before)
-    if expired and not_before is not None:
-        skipped[PAST_RETENTION] = expired
-        log.warning(
-            "skipped %d event(s) older than the retention period (before %s)",
-            expired,
-            not_before.isoformat(),
-        )
-    return kept, skipped
-
-
 def retaining(retention: timedelta, clock: Callable[[], datetime]) -> Handler:
-    """`apply_batch` that skips events older than ``retention`` before ``clock()``, and
-    counts as late those applied more than `LATE_AFTER` after their ``ts``."""
-
-    async def handle(connection: Any, records: Records) -> BatchResult:
-        now = clock()
-        return await apply_batch(
-            connection, records, not_before=now - retention, late_before=now - LATE_AFTER
-        )
-
-    return handle
+    """`apply_batch` with the retention and lateness cut-offs (`batch_input.retaining`)."""
+    return batch_input.retaining(apply_batch, retention, clock)
 
 
 async def apply_batch(
@@ -125,7 +85,7 @@ async def apply_batch(
     late_before: datetime | None = None,
 ) -> BatchResult:
     """Steps 1–8 for one batch, on the batch's connection (inside its transaction)."""
-    received, skipped = _events(records, not_before)  # 1
+    received, skipped = batch_input.read_events(records, not_before)  # 1
     events = unique(received)
     stored = await store.insert_new_events(connection, events=events)  # 2
     new = [event for event in events if event_key(event) in stored]

@@ -1,4 +1,4 @@
-"""The efficiency processor skips events older than the retention period, and bad records."""
+"""A batch read as events: events older than the retention period, and bad records, skipped."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 
 from floorstream.schemas import validate_message
-from floorstream.services.efficiency.processor import _events
+from floorstream.services.runtime.batch_input import read_events
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -32,7 +32,7 @@ def test_events_older_than_the_cutoff_and_bad_records_are_skipped(
         _record(2, b"not json"),
         _record(3, _machine("new", NOW)),
     ]
-    kept, skipped = _events(records, cutoff)
+    kept, skipped = read_events(records, cutoff)
     assert [event.event_id for event in kept] == ["edge", "new"]
     assert skipped == {"past_retention": 1, "not_an_event": 1}  # for the processor's metrics
     assert "1 event(s) older than the retention period" in caplog.text
@@ -41,5 +41,5 @@ def test_events_older_than_the_cutoff_and_bad_records_are_skipped(
 
 def test_without_a_cutoff_every_event_is_kept() -> None:
     records = [_record(0, _machine("ancient", datetime(2001, 1, 1, tzinfo=UTC)))]
-    kept, skipped = _events(records, None)
+    kept, skipped = read_events(records, None)
     assert [event.event_id for event in kept] == ["ancient"] and skipped == {}

@@ -1,0 +1,85 @@
+"""What every processor does first with a batch: read its records as events, and skip those that
+are not (policy: skip, never stop) or are older than the retention period.
+
+A record that is not an event of the contract was written by a producer with a bug, not by a
+line (the gateway validated every event), so it is logged and skipped; an event older than the
+retention period would be folded against neighbours retention has deleted, so it is skipped too.
+Both are counted by reason (`BatchResult.skipped`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from floorstream.schemas import Event, InvalidMessage, parse_kafka_value
+from floorstream.services.runtime.consumer import Handler, Records
+from floorstream.services.runtime.consumer_metrics import (
+    LATE_AFTER,
+    NOT_AN_EVENT,
+    PAST_RETENTION,
+    BatchResult,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ApplyBatch(Protocol):
+    """A processor's batch handler with its cut-offs (see `retaining`)."""
+
+    def __call__(
+        self,
+        connection: Any,
+        records: Records,
+        *,
+        not_before: datetime | None = None,
+        late_before: datetime | None = None,
+    ) -> Awaitable[BatchResult]: ...
+
+
+def read_events(
+    records: Records, not_before: datetime | None
+) -> tuple[list[Event], dict[str, int]]:
+    """The events of the batch at or after ``not_before``; the records skipped, by reason."""
+    events = []
+    skipped: dict[str, int] = {}
+    for record in records:
+        try:
+            events.append(parse_kafka_value(record.value))
+        except InvalidMessage as error:
+            log.warning(
+                "skipped %s[%d]@%d: not an event of the contract (%s)",
+                record.topic,
+                record.partition,
+                record.offset,
+                error,
+            )
+            skipped[NOT_AN_EVENT] = skipped.get(NOT_AN_EVENT, 0) + 1
+    if not_before is None:
+        return events, skipped
+    kept = [event for event in events if event.ts >= not_before]
+    if len(kept) < len(events):
+        skipped[PAST_RETENTION] = len(events) - len(kept)
+        log.warning(
+            "skipped %d event(s) older than the retention period (before %s)",
+            len(events) - len(kept),
+            not_before.isoformat(),
+        )
+    return kept, skipped
+
+
+def retaining(
+    apply_batch: ApplyBatch, retention: timedelta, clock: Callable[[], datetime]
+) -> Handler:
+    """``apply_batch`` skipping events older than ``retention`` before ``clock()``, and counting
+    as late those applied more than `LATE_AFTER` after their ``ts``."""
+
+    async def handle(connection: Any, records: Records) -> BatchResult:
+        now = clock()
+        return await apply_batch(
+            connection, records, not_before=now - retention, late_before=now - LATE_AFTER
+        )
+
+    return handle
