@@ -115,13 +115,19 @@ async def test_a_silently_dead_feed_is_marked_stale_by_the_heartbeat_timeout(
     await expect(page.locator("#stale-mark")).to_be_hidden(timeout=20000)
 
 
-async def test_the_pages_are_served_without_a_token_and_the_data_needs_one(api: Api) -> None:
+async def test_the_pages_and_their_data_need_a_token_and_the_assets_do_not(api: Api) -> None:
+    pages = ["/", "/boards/fb", "/boards/fb/kanban", "/boards/fb/l1"]
     async with httpx.AsyncClient(base_url=api.url) as http:
-        for path in ["/", "/boards/fb", "/boards/fb/l1", "/static/board.css", "/static/feed.js"]:
+        for path in pages:
+            assert (await http.get(path)).status_code == 401, path
+            answer = await http.get(path, params={"token": TOKEN})
+            assert answer.status_code == 200, path
+            assert answer.headers["cache-control"] == "no-cache"
+        for path in ["/static/board.css", "/static/feed.js"]:
             answer = await http.get(path)
             assert answer.status_code == 200, path
             assert answer.headers["cache-control"] == "no-cache"
-        assert (await http.get("/boards/FB")).status_code == 422
+        assert (await http.get("/boards/FB", params={"token": TOKEN})).status_code == 422
         assert (await http.get("/api/v1/factories/fb/lines/l1/live")).status_code == 401
         schema = (await http.get("/openapi.json")).json()
         assert not [path for path in schema["paths"] if "live" in path or "boards" in path]

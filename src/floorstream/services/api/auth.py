@@ -14,8 +14,8 @@ The answers, in the order they are checked:
    that does not exist, so a token learns nothing of other tenants. The data layer refuses it
    too (`floorstream.services.api.scope`).
 
-The role matrix (every call but ``/healthz``, ``/readyz``, ``/metrics`` and the board pages'
-HTML needs a token):
+The role matrix (every call but ``/healthz``, ``/readyz``, ``/metrics``, the API's own
+documentation and the pages' static assets needs a token; the board pages are read calls):
 
 =========================================  =====  =======  ==========  =====
 call                                       admin  manager  integrator  board

@@ -1,9 +1,11 @@
 """The kanban board pages for shop-floor screens, and their static assets.
 
 The pages are plain HTML, CSS and ES modules shipped in `floorstream.kanban` (``static/``):
-no build step, nothing fetched from the internet. A page holds no data, so it is served
-without a token; its scripts read ``?token=`` from the page's address and send it with every
-data call and with the live feed (CONTRACT.md §5).
+no build step, nothing fetched from the internet. A page is served for a valid token only, as
+every call but health, readiness and metrics (a kiosk's board link carries it as ``?token=``);
+a board of a factory outside the token's is a 404, as in the API. The page holds no data: its
+scripts read ``?token=`` from the page's address and send it with every data call and with the
+live feed (CONTRACT.md §5). The static assets (code and style, no data) need no token.
 
 Every asset is answered with ``Cache-Control: no-cache``: a kiosk screen runs for weeks, and
 after an upgrade it must revalidate (cheaply, by ETag) rather than keep running old scripts.
@@ -21,6 +23,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from floorstream.services.api.auth import FloorReader, LineLister
 from floorstream.services.api.deps import FactoryPath, LinePath
 
 __all__ = ["STATIC_PATH", "router", "static_files"]
@@ -54,25 +57,25 @@ def _page(name: str) -> FileResponse:
 
 
 @router.get("/")
-async def index_page() -> FileResponse:
+async def index_page(caller: LineLister) -> FileResponse:
     """The factories and lines the viewer may see (the list comes from ``/api/v1/lines``)."""
     return _page("index.html")
 
 
 @router.get("/boards/{factory}")
-async def factory_page(factory: FactoryPath) -> FileResponse:
+async def factory_page(factory: FactoryPath, caller: FloorReader) -> FileResponse:
     """Every line of the factory as a tile."""
     return _page("factory.html")
 
 
 # Before the line board: a line named "kanban" has no board page of its own.
 @router.get("/boards/{factory}/kanban")
-async def kanban_page(factory: FactoryPath) -> FileResponse:
+async def kanban_page(factory: FactoryPath, caller: FloorReader) -> FileResponse:
     """The factory's material kanban, for the warehouse: open cards by status."""
     return _page("kanban.html")
 
 
 @router.get("/boards/{factory}/{line}")
-async def line_page(factory: FactoryPath, line: LinePath) -> FileResponse:
+async def line_page(factory: FactoryPath, line: LinePath, caller: FloorReader) -> FileResponse:
     """The line board, for the screen beside the line."""
     return _page("line.html")
