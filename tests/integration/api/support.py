@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from floorstream.schemas import MachinePayload, OrderPayload, ProductionPayload
 from floorstream.services.api.app import create_app
+from floorstream.services.efficiency import rollup
 from floorstream.services.efficiency.core import fold_station
 from floorstream.services.runtime.settings import ApiSettings
 
@@ -57,7 +58,8 @@ async def store_station(
     small_stop_threshold_s: float = 0,
 ) -> None:
     """Store the events and, as the processor does, their buckets over `window` (whole UTC
-    minutes), folded with ``open_until=None``; a minute with nothing known is not stored."""
+    minutes), folded with ``open_until=None``, and their hours; a minute with nothing known is
+    not stored."""
     rows: list[tuple[Any, ...]] = []
     for m in changes:
         rows.append((m.event_id, "machine", m.ts, m.state.value, m.reason, None, None))
@@ -97,6 +99,7 @@ async def store_station(
         if b.covered_ms or b.total_count
     ]  # fmt: skip
     await db.copy_records_to_table("minute_bucket", records=records)
+    await rollup.refresh_hours(db, windows=[(factory, line, station, *window)])
 
 
 async def put_line(api: httpx.AsyncClient, factory: str, line: str, **settings: Any) -> None:

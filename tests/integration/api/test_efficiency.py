@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
+from floorstream.services.efficiency import rollup
 from tests.integration.api.support import AUTH, NOW, a_factory, put_line, store_station
 from tests.unit.efficiency.builders import SHIFT_A, at, contract_shift, machine, produced
 
@@ -208,6 +209,8 @@ async def test_a_month_of_minutes_sums_exactly(
         for i in range(minutes)
     ]  # fmt: skip
     await db.copy_records_to_table("minute_bucket", records=records)
+    end = start + timedelta(minutes=minutes)
+    await rollup.refresh_hours(db, windows=[(factory, "l1", "s1", start, end)])
     params = {"start": "2026-09-01T00:00:00Z", "end": "2026-10-01T00:00:00Z"}
     body = await get(api, factory, "l1", **params)  # speed is measured in bench/, not here
     assert body["total_count"] == 100 * minutes

@@ -25,7 +25,14 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from floorstream.schemas.line_settings import LineSettings
-from floorstream.services.api import figures, floor_store, intervals, kanban_store, store
+from floorstream.services.api import (
+    buckets,
+    figures,
+    floor_store,
+    intervals,
+    kanban_store,
+    store,
+)
 from floorstream.services.api.scope import OutOfScope, Scope
 from floorstream.services.api.tokens import Role
 from floorstream.services.runtime.embedded.stack import Endpoints
@@ -193,7 +200,7 @@ async def test_a_token_of_several_factories_sees_each_of_them(
 
 # --- The data layer on its own ----------------------------------------------------------------
 
-DATA_MODULES: list[ModuleType] = [store, floor_store, kanban_store, intervals, figures]
+DATA_MODULES: list[ModuleType] = [store, floor_store, kanban_store, intervals, figures, buckets]
 
 
 def data_functions() -> list[tuple[str, Callable[..., Any]]]:
@@ -227,6 +234,7 @@ async def test_every_data_function_refuses_a_factory_outside_the_scope_before_re
         "card_id": b.card_id, "now": NOW, "start": start, "end": end, "before": end,
         "window": (start, end), "stations": ["s1"], "groups": [[(start, end)]], "limit": 10,
         "open_only": False, "settings": LineSettings(name="x"), "granularity": None,
+        "lines": [], "targets": [],
     }  # fmt: skip
     leaked = []
     for name, function in data_functions():

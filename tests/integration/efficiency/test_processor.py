@@ -80,6 +80,32 @@ async def _stored(url: str, factory: str) -> dict[tuple[str, datetime], MinuteBu
     }
 
 
+_HOURS_DISAGREE = """
+WITH m AS (
+    SELECT station, date_trunc('hour', minute, 'UTC') AS hour, sum(running_ms) AS running_ms,
+           sum(down_ms) AS down_ms, sum(unknown_ms) AS unknown_ms, sum(total_count) AS total,
+           sum(good_count) AS good, sum(ideal_time_s::text::numeric) AS ideal
+    FROM minute_bucket WHERE factory = $1 GROUP BY 1, 2
+), h AS (
+    SELECT station, hour, running_ms, down_ms, unknown_ms, total_count AS total,
+           good_count AS good, ideal_time_s AS ideal
+    FROM hour_bucket WHERE factory = $1
+)
+SELECT * FROM m FULL JOIN h USING (station, hour)
+WHERE (m.running_ms, m.down_ms, m.unknown_ms, m.total, m.good, m.ideal)
+      IS DISTINCT FROM (h.running_ms, h.down_ms, h.unknown_ms, h.total, h.good, h.ideal)
+"""
+
+
+async def _hours_disagreeing(url: str, factory: str) -> list[asyncpg.Record]:
+    """The hours whose rollup is not the sum of their stored minutes (none, when exact)."""
+    connection = await asyncpg.connect(url)
+    try:
+        return list(await connection.fetch(_HOURS_DISAGREE, factory))
+    finally:
+        await connection.close()
+
+
 async def _publish(bootstrap: str, events: list[Event]) -> str:
     topic = f"test.events.{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -169,6 +195,7 @@ async def test_shuffled_and_doubled_events_give_the_reference_buckets(
     await _run_until_done(stack, f"g-{factory}", topic, len(arrivals), tmp_path / "p.log", 0)
     stored = await _stored(stack.database_url, factory)
     assert stored == _reference(events)
+    assert await _hours_disagreeing(stack.database_url, factory) == []
     assert sum(b.good_count for b in stored.values()) == sum(
         e.good for e in events if isinstance(e, ProductionEvent)
     )
@@ -182,6 +209,7 @@ async def test_killed_twice_mid_batch_the_buckets_equal_an_undisturbed_run(
     topic = await _publish(stack.kafka_bootstrap, events)
     await _run_until_done(stack, f"g-{factory}", topic, len(events), tmp_path / "p.log", 2)
     assert await _stored(stack.database_url, factory) == _reference(events)
+    assert await _hours_disagreeing(stack.database_url, factory) == []
 
 
 async def test_two_processors_one_killed_its_partitions_move_and_the_buckets_hold(
@@ -205,3 +233,4 @@ async def test_two_processors_one_killed_its_partitions_move_and_the_buckets_hol
     for name in (factory, factory.replace("p", "q", 1)):
         line_events = [e for e in events if e.factory == name]
         assert await _stored(stack.database_url, name) == _reference(line_events)
+        assert await _hours_disagreeing(stack.database_url, name) == []

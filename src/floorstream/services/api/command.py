@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 from typing import Any
 
 from floorstream.services.runtime.logs import configure_logging
@@ -37,8 +38,13 @@ def run(args: argparse.Namespace) -> int:
     )
     settings.require_database()
     configure_logging(settings.log_level, settings.log_format, name="api")
+    app = create_app(settings)
+    # What is imported and built by now lives as long as the process: out of the collector's
+    # sight, a full collection no longer walks it (tens of ms, landing in some request's p99).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,

@@ -1,12 +1,15 @@
 """A line's efficiency over a range: which station, its stored buckets summed, a live tail.
 
-The figures come from the per-minute buckets the processor keeps: one SQL aggregate sums the
-bucket columns over the scheduled minutes (`store.sum_buckets`), and the OEE core turns the
-sum into the answer (`efficiency_from_totals`). No loop over the minutes of the range.
+The figures come from the buckets the processor keeps: one SQL aggregate sums the bucket
+columns over the scheduled time, whole UTC hours from the hourly rollups and the minutes at
+their edges (`buckets.sum_buckets`), and the OEE core turns the sum into the answer
+(`efficiency_from_totals`). No loop over the minutes of the range. Many lines (the factory
+call) are read together: one statement chooses their stations, one sums their buckets.
 
 **Which station.** A line's figures are those of one station (DESIGN.md): its
 ``constraint_station`` where set; else the only station it has; else the station that made
-the most parts in the range (ties: the first by name).
+the most parts in the range (ties: the first by name); chosen in SQL
+(`buckets.choose_stations`).
 
 **The live tail.** A station still in a state now counts that state up to now. The processor
 folds with ``open_until=None``, so the minutes after a station's last machine change are
@@ -21,20 +24,22 @@ only for minutes before the tail's first minute.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 
 from asyncpg import Pool
 
 from floorstream.schemas.line_settings import LineSettings
-from floorstream.services.api import store
+from floorstream.services.api import buckets
 from floorstream.services.api.scope import Scope
 from floorstream.services.efficiency import store as efficiency_store
 from floorstream.services.efficiency.core import (
     Efficiency,
     Granularity,
     Interval,
+    Losses,
     MinuteBucket,
     Period,
     context_bounds,
@@ -45,7 +50,7 @@ from floorstream.services.efficiency.core import (
     scheduled_intervals,
 )
 
-__all__ = ["LineFigures", "combined", "line_figures"]
+__all__ = ["LineAsked", "LineFigures", "as_body", "combined", "line_figures", "lines_figures"]
 
 _MINUTE = timedelta(minutes=1)
 
@@ -67,8 +72,36 @@ def combined(lines: Iterable[LineFigures]) -> Efficiency:
     """The figures of several lines as one, weighted by planned time: their totals (planned,
     run and ideal time, counts, losses) summed, then the figures computed once from the sums
     (not a mean of the lines' ratios)."""
-    totals = [bucket for figures in lines for bucket in figures.totals]
-    return efficiency_from_totals(totals, ideal_cycle_time_s=None)
+    return efficiency_from_totals(
+        [_sum(bucket for figures in lines for bucket in figures.totals)], ideal_cycle_time_s=None
+    )
+
+
+_COUNTED_FIELDS = tuple(
+    f.name for f in fields(MinuteBucket) if f.name not in ("ideal_time_s", "down_by_reason")
+)
+
+
+def _sum(buckets: Iterable[MinuteBucket]) -> MinuteBucket:
+    """The buckets as one, field by field: what `efficiency_from_totals` reads of them, read
+    once (integers summed; ideal time by one `math.fsum` of all the parts, as it sums them)."""
+    listed = list(buckets)
+    return MinuteBucket(
+        **{name: sum(getattr(bucket, name) for bucket in listed) for name in _COUNTED_FIELDS},
+        ideal_time_s=math.fsum(bucket.ideal_time_s for bucket in listed),
+    )
+
+
+_EFFICIENCY_FIELDS = tuple(f.name for f in fields(Efficiency) if f.name != "losses")
+_LOSSES_FIELDS = tuple(f.name for f in fields(Losses))
+
+
+def as_body(answer: Efficiency) -> dict[str, object]:
+    """The figures as the response models take them: `dataclasses.asdict` without its deep
+    copies, which cost more than the figures of a factory of 100 lines."""
+    body: dict[str, object] = {name: getattr(answer, name) for name in _EFFICIENCY_FIELDS}
+    body["losses"] = {name: getattr(answer.losses, name) for name in _LOSSES_FIELDS}
+    return body
 
 
 def _with_ideal(buckets: Sequence[MinuteBucket], ideal: float | None) -> tuple[MinuteBucket, ...]:
@@ -77,6 +110,14 @@ def _with_ideal(buckets: Sequence[MinuteBucket], ideal: float | None) -> tuple[M
     resolved = [replace(bucket, count_without_ideal=0) for bucket in buckets]
     parts = sum(bucket.count_without_ideal for bucket in buckets)
     return (*resolved, MinuteBucket(unknown_ms=0, ideal_time_s=parts * (ideal or 0.0)))
+
+
+@dataclass(frozen=True, slots=True)
+class LineAsked:
+    """A line whose figures are asked for, with its settings as stored now."""
+
+    line: str
+    settings: LineSettings
 
 
 async def line_figures(
@@ -92,88 +133,115 @@ async def line_figures(
     now: datetime,
 ) -> LineFigures:
     """The line's efficiency over ``[start, end)`` (aware, start < end) as of ``now``."""
-    scope.require(factory)
-    start, end, now = start.astimezone(UTC), end.astimezone(UTC), now.astimezone(UTC)
-    scheduled = scheduled_intervals(settings, start, end)
-    chosen = [] if granularity is None else periods(settings, start, end, granularity)
-    ideal = settings.ideal_cycle_time_s
-    station = await _station(
-        pool, scope=scope, factory=factory, line=line, settings=settings, start=start, end=end
-    )
-    if station is None:
-        empty = efficiency_from_totals([], ideal_cycle_time_s=ideal)
-        return LineFigures(None, empty, [(period, empty) for period in chosen])
-
-    tail = await _live_tail(
+    (found,) = await lines_figures(
         pool,
         scope=scope,
         factory=factory,
-        line=line,
-        station=station,
-        settings=settings,
+        lines=[LineAsked(line, settings)],
         start=start,
         end=end,
+        granularity=granularity,
         now=now,
     )
-    tail_start = tail[0][0] if tail else end
-    groups: list[Sequence[Interval]] = [scheduled, *(period.scheduled for period in chosen)]
-    sums = await store.sum_buckets(
-        pool,
-        scope=scope,
-        factory=factory,
-        line=line,
-        station=station,
-        groups=groups,
-        before=tail_start,
-    )
-
-    def counted(stored: MinuteBucket, intervals: Sequence[Interval]) -> list[MinuteBucket]:
-        return [stored, *in_schedule(tail, list(intervals))]
-
-    def answer(stored: MinuteBucket, intervals: Sequence[Interval]) -> Efficiency:
-        return efficiency_from_totals(counted(stored, intervals), ideal_cycle_time_s=ideal)
-
-    whole = counted(sums[0], scheduled)
-    return LineFigures(
-        station,
-        efficiency_from_totals(whole, ideal_cycle_time_s=ideal),
-        [
-            (period, answer(stored, period.scheduled))
-            for period, stored in zip(chosen, sums[1:], strict=True)
-        ],
-        _with_ideal(whole, ideal),
-    )
+    return found
 
 
-async def _station(
+async def lines_figures(
     pool: Pool,
     *,
     scope: Scope,
     factory: str,
-    line: str,
-    settings: LineSettings,
+    lines: Sequence[LineAsked],
     start: datetime,
     end: datetime,
-) -> str | None:
-    if settings.constraint_station is not None:
-        return settings.constraint_station
-    ranked = await store.stations_by_parts(
-        pool, scope=scope, factory=factory, line=line, start=start, end=end
+    granularity: Granularity | None,
+    now: datetime,
+) -> list[LineFigures]:
+    """`line_figures` of each of the factory's ``lines``, in order, in a bounded number of
+    statements whatever their number: one to choose their stations, one to sum their
+    buckets, and those of the live tails."""
+    scope.require(factory)
+    start, end, now = start.astimezone(UTC), end.astimezone(UTC), now.astimezone(UTC)
+    chosen = await buckets.choose_stations(
+        pool,
+        scope=scope,
+        factory=factory,
+        lines=[(asked.line, asked.settings.constraint_station) for asked in lines],
+        start=start,
+        end=end,
     )
-    return ranked[0][0] if ranked else None
+    plans = [
+        _Plan.of(asked, station, start, end, granularity)
+        for asked, station in zip(lines, chosen, strict=True)
+    ]
+    for plan in plans:
+        plan.tail = await _live_tail(pool, scope=scope, factory=factory, plan=plan, now=now)
+    targets = [plan.target(end) for plan in plans if plan.chosen.station is not None]
+    sums = iter(await buckets.sum_buckets(pool, scope=scope, factory=factory, targets=targets))
+    return [plan.figures([] if plan.chosen.station is None else next(sums)) for plan in plans]
+
+
+@dataclass(slots=True)
+class _Plan:
+    """One line's answer in the making: its scheduled time, periods and station, then its
+    live tail; `figures` turns its summed buckets into the answer."""
+
+    asked: LineAsked
+    chosen: buckets.Chosen
+    start: datetime
+    end: datetime
+    scheduled: list[Interval]
+    periods: list[Period]
+    tail: list[tuple[datetime, MinuteBucket]]
+
+    @classmethod
+    def of(
+        cls,
+        asked: LineAsked,
+        chosen: buckets.Chosen,
+        start: datetime,
+        end: datetime,
+        granularity: Granularity | None,
+    ) -> _Plan:
+        settings = asked.settings
+        scheduled = scheduled_intervals(settings, start, end)
+        chosen_periods = [] if granularity is None else periods(settings, start, end, granularity)
+        return cls(asked, chosen, start, end, scheduled, chosen_periods, [])
+
+    def target(self, end: datetime) -> buckets.SumTarget:
+        assert self.chosen.station is not None  # noqa: S101 - callers check
+        groups: list[Sequence[Interval]] = [self.scheduled, *(p.scheduled for p in self.periods)]
+        before = self.tail[0][0] if self.tail else end
+        return buckets.SumTarget(self.asked.line, self.chosen.station, groups, before)
+
+    def figures(self, sums: Sequence[MinuteBucket]) -> LineFigures:
+        ideal = self.asked.settings.ideal_cycle_time_s
+        if self.chosen.station is None:
+            empty = efficiency_from_totals([], ideal_cycle_time_s=ideal)
+            return LineFigures(None, empty, [(period, empty) for period in self.periods])
+
+        def counted(stored: MinuteBucket, intervals: Sequence[Interval]) -> list[MinuteBucket]:
+            return [stored, *in_schedule(self.tail, list(intervals))]
+
+        whole = counted(sums[0], self.scheduled)
+        return LineFigures(
+            self.chosen.station,
+            efficiency_from_totals(whole, ideal_cycle_time_s=ideal),
+            [
+                (
+                    period,
+                    efficiency_from_totals(
+                        counted(stored, period.scheduled), ideal_cycle_time_s=ideal
+                    ),
+                )
+                for period, stored in zip(self.periods, sums[1:], strict=True)
+            ],
+            _with_ideal(whole, ideal),
+        )
 
 
 async def _live_tail(
-    pool: Pool,
-    *,
-    scope: Scope,
-    factory: str,
-    line: str,
-    station: str,
-    settings: LineSettings,
-    start: datetime,
-    end: datetime,
-    now: datetime,
+    pool: Pool, *, scope: Scope, factory: str, plan: _Plan, now: datetime
 ) -> list[tuple[datetime, MinuteBucket]]:
     """The station's buckets from its last machine change's minute to ``min(end, now)``,
     folded with ``open_until=now``, in minute order; ``[]`` where there is no tail.
@@ -181,22 +249,21 @@ async def _live_tail(
     Minutes before the range's are left out (the change in force is still read), so a state
     older than the range costs only the range's minutes.
     """
-    last = await store.last_machine_change(
-        pool, scope=scope, factory=factory, line=line, station=station
-    )
-    upto = min(end, now)
-    if last is None or now <= last or upto <= last:
+    station, last = plan.chosen.station, plan.chosen.last_change
+    upto = min(plan.end, now)
+    if station is None or last is None or now <= last or upto <= last:
         return []
-    window_start = max(_floor_minute(last), _floor_minute(start))
+    scope.require(factory)
+    window_start = max(_floor_minute(last), _floor_minute(plan.start))
     window_end = _floor_minute(upto)
     if window_end < upto:
         window_end += _MINUTE
-    threshold = settings.small_stop_threshold_s
+    threshold = plan.asked.settings.small_stop_threshold_s
     since, _ = context_bounds(window_start, window_end, small_stop_threshold_s=threshold)
     changes, production, orders = await efficiency_store.fold_inputs(
-        pool, factory=factory, line=line, station=station, since=since, until=now
+        pool, factory=factory, line=plan.asked.line, station=station, since=since, until=now
     )
-    buckets = fold_station(
+    folded = fold_station(
         changes,
         production,
         orders,
@@ -205,7 +272,7 @@ async def _live_tail(
         small_stop_threshold_s=threshold,
         open_until=now,
     )
-    return sorted(buckets.items())
+    return sorted(folded.items())
 
 
 def _floor_minute(instant: datetime) -> datetime:

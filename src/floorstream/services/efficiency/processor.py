@@ -8,13 +8,20 @@ consumer loop of `runtime.consumer` stores the offsets in the same one):
 2. store the events not stored yet: a repeated ``event_id`` on a line counts once; register
    their lines (a line is known from its first valid event on);
 3. work out, per station, the minutes the new events can change: a machine change at ``ts``
-   changes the intervals from the change before it to the change after it; production at
-   ``ts`` its own minute; an order event at ``ts`` every station of the line from ``ts`` to the
-   next order event (or the line's last production). Each is widened by the small-stop
-   threshold and the startup window, which look across minute boundaries;
+   changes the intervals from the change before it to the change after it; an order event at
+   ``ts`` every station of the line from ``ts`` to the next order event (or the line's last
+   production). Both are widened by the small-stop threshold and the startup window, which
+   look across minute boundaries. Production at ``ts`` changes its own minute only (nothing
+   else reads it). Per station the span runs from its earliest to its latest new event, so
+   the lookups are per station and line, not per event;
 4. fold each such station over those minutes from all its stored events, and replace its
    buckets there. A bucket is a function of the set of events, so neither duplicates nor the
-   order of arrival can change a figure, and a late event corrects the minutes it belongs to.
+   order of arrival can change a figure, and a late event corrects the minutes it belongs to;
+5. re-sum the UTC hours those minutes fall in (`rollup`): queries read whole hours from
+   ``hour_bucket`` and only the edge minutes from ``minute_bucket``.
+
+Every step is set-based: a batch costs the same few statements whatever the number of
+stations and lines it touches (`store`).
 
 It returns what it did (`BatchResult`: applied, duplicates, late, skipped by reason), which
 the consumer loop turns into the processor's metrics.
@@ -25,16 +32,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from floorstream.schemas import Event
 from floorstream.schemas.types import Kind
-from floorstream.services.efficiency import store
+from floorstream.services.efficiency import rollup, store
 from floorstream.services.efficiency.core import (
     DEFAULT_STARTUP_WINDOW_S,
     context_bounds,
     fold_station,
 )
+from floorstream.services.efficiency.store import LineKey, StationKey
 from floorstream.services.runtime import batch_input
 from floorstream.services.runtime.consumer import Handler, Records
 from floorstream.services.runtime.consumer_metrics import (
@@ -43,11 +51,11 @@ from floorstream.services.runtime.consumer_metrics import (
 
 log = logging.getLogger(__name__)
 
-StationKey = tuple[str, str, str]
 Window = tuple[datetime, datetime]
+Span = tuple[datetime, datetime]  # the earliest and the latest ts of a batch's new events
 
 _MINUTE = timedelta(minutes=1)
-_EFFICIENCY_KINDS = frozenset({Kind.MACHINE, Kind.PRODUCTION, Kind.ORDER})
+_Key = TypeVar("_Key", StationKey, LineKey)
 
 
 def retaining(retention: timedelta, clock: Callable[[], datetime]) -> Handler:
@@ -81,12 +89,12 @@ async def apply_batch(
     not_before: datetime | None = None,
     late_before: datetime | None = None,
 ) -> BatchResult:
-    """Steps 1–4 for one batch, on the batch's connection (inside its transaction)."""
+    """Steps 1–5 for one batch, on the batch's connection (inside its transaction)."""
     events, skipped = batch_input.read_events(records, not_before)  # 1
     stored = await store.insert_new_events(connection, events=events)  # 2
-    new = [e for e in events if f"{e.factory}/{e.line}/{e.event_id}" in stored]
+    new = [e for e in events if (e.factory, e.line, e.event_id) in stored]
     late = {
-        f"{e.factory}/{e.line}/{e.event_id}"
+        (e.factory, e.line, e.event_id)
         for e in new
         if late_before is not None and e.ts < late_before
     }
@@ -99,68 +107,106 @@ async def apply_batch(
     await store.register_lines(connection, lines=lines)
     thresholds = await store.small_stop_thresholds(connection, lines=lines)
     windows = await _touched(connection, new, thresholds)  # 3
-    for (factory, line, station), (start, end) in windows.items():  # 4
-        threshold = thresholds.get((factory, line), 0.0)
-        since, until = context_bounds(start, end, small_stop_threshold_s=threshold)
-        changes, made, orders = await store.fold_inputs(
-            connection, factory=factory, line=line, station=station, since=since, until=until
-        )
-        buckets = fold_station(
-            changes,
-            made,
-            orders,
-            window_start=start,
-            window_end=end,
-            small_stop_threshold_s=threshold,
-        )
-        await store.replace_buckets(
-            connection,
-            factory=factory,
-            line=line,
-            station=station,
-            start=start,
-            end=end,
-            buckets=buckets,
-        )
+    await _refold(connection, windows, thresholds)  # 4
+    await rollup.refresh_hours(  # 5
+        connection, windows=[(*key, *span) for key, span in windows.items()]
+    )
     return result
 
 
-async def _touched(
-    connection: Any, events: Iterable[Event], thresholds: dict[tuple[str, str], float]
-) -> dict[StationKey, Window]:
-    """Step 3: per station, the whole minutes the new events can change."""
-    windows: dict[StationKey, Window] = {}
+def _spans(
+    events: Iterable[Event],
+) -> tuple[dict[StationKey, Span], dict[StationKey, Span], dict[LineKey, Span]]:
+    """Per station its machine and its production span, per line its order span."""
+    machine: dict[StationKey, Span] = {}
+    made: dict[StationKey, Span] = {}
+    orders: dict[LineKey, Span] = {}
     for event in events:
-        if event.kind not in _EFFICIENCY_KINDS:
-            continue
-        factory, line = event.factory, event.line
-        margin = timedelta(
-            seconds=max(thresholds.get((factory, line), 0.0), DEFAULT_STARTUP_WINDOW_S)
+        kind = event.kind
+        if kind is Kind.PRODUCTION:
+            _widen(made, (event.factory, event.line, event.station), event.ts)
+        elif kind is Kind.MACHINE:
+            _widen(machine, (event.factory, event.line, event.station), event.ts)
+        elif kind is Kind.ORDER:
+            _widen(orders, (event.factory, event.line), event.ts)
+    return machine, made, orders
+
+
+def _widen(spans: dict[_Key, Span], key: _Key, ts: datetime) -> None:
+    span = spans.get(key)
+    if span is None:
+        spans[key] = (ts, ts)
+    elif ts < span[0]:
+        spans[key] = (ts, span[1])
+    elif ts > span[1]:
+        spans[key] = (span[0], ts)
+
+
+async def _touched(
+    connection: Any, events: Iterable[Event], thresholds: dict[LineKey, float]
+) -> dict[StationKey, Window]:
+    """Step 3: per station, the whole minutes the new events can change.
+
+    A station's earliest machine change reaches back to the change before it, and its latest
+    forward to the change after it; every change between lies inside that. The same holds for
+    a line's order events, so two statements serve the whole batch."""
+    machine, made, orders = _spans(events)
+    windows: dict[StationKey, Window] = {}
+    for key, (first, last) in made.items():
+        _merge(windows, key, _floor(first), _floor(last) + _MINUTE)
+
+    def margin(line: LineKey) -> timedelta:
+        return timedelta(seconds=max(thresholds.get(line, 0.0), DEFAULT_STARTUP_WINDOW_S))
+
+    around = await store.machine_neighbours(connection, spans=machine)
+    for key, (first, last) in machine.items():
+        before, after = around[key]
+        wide = margin(key[:2])
+        _merge(
+            windows, key, _floor((before or first) - wide), _ceil((after or last) + wide) + _MINUTE
         )
-        for station, start, end in await _reach(connection, event):
-            _merge(
-                windows,
-                (factory, line, station),
-                _floor(start - margin),
-                _ceil(end + margin) + _MINUTE,
-            )
+    reach = await store.order_reach(connection, latest={k: last for k, (_, last) in orders.items()})
+    for line, (first, last) in orders.items():
+        bound = reach[line]
+        end = max(bound.next_order or bound.last_production or last, last)
+        wide = margin(line)
+        for station in bound.stations:
+            _merge(windows, (*line, station), _floor(first - wide), _ceil(end + wide) + _MINUTE)
     return windows
 
 
-async def _reach(connection: Any, event: Event) -> list[tuple[str, datetime, datetime]]:
-    """The stations an event concerns, and the span of time it can change for each."""
-    factory, line = event.factory, event.line
-    if event.kind is Kind.MACHINE:
-        before, after = await store.neighbours(
-            connection, factory=factory, line=line, station=event.station, ts=event.ts
+async def _refold(
+    connection: Any, windows: dict[StationKey, Window], thresholds: dict[LineKey, float]
+) -> None:
+    """Step 4: fold every touched station over its window; replace all their buckets."""
+    chosen = []
+    spans: dict[LineKey, Span] = {}
+    for (factory, line, station), (start, end) in windows.items():
+        threshold = thresholds.get((factory, line), 0.0)
+        since, until = context_bounds(start, end, small_stop_threshold_s=threshold)
+        chosen.append(store.FoldWindow(factory, line, station, start, end, since, until))
+        span = spans.get((factory, line))
+        spans[(factory, line)] = (
+            (since, until) if span is None else (min(since, span[0]), max(until, span[1]))
         )
-        return [(event.station, before or event.ts, after or event.ts)]
-    if event.kind is Kind.PRODUCTION:
-        return [(event.station, event.ts, event.ts)]
-    end = (
-        await store.next_order_change(connection, factory=factory, line=line, ts=event.ts)
-        or await store.last_production(connection, factory=factory, line=line)
-        or event.ts
-    )
-    stations = await store.stations(connection, factory=factory, line=line)
-    return [(station, event.ts, max(end, event.ts)) for station in stations]
+    inputs = await store.station_inputs(connection, windows=chosen)
+    orders = await store.line_orders(connection, spans=spans)
+    replaced = [
+        store.Replacement(
+            w.factory,
+            w.line,
+            w.station,
+            w.start,
+            w.end,
+            fold_station(
+                changes,
+                made,
+                orders[(w.factory, w.line)],
+                window_start=w.start,
+                window_end=w.end,
+                small_stop_threshold_s=thresholds.get((w.factory, w.line), 0.0),
+            ),
+        )
+        for w, (changes, made) in zip(chosen, inputs, strict=True)
+    ]
+    await store.replace_buckets(connection, replaced=replaced)

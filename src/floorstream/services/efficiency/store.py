@@ -1,18 +1,27 @@
 """The efficiency processor's data access: keyword-only functions on one connection, each used
-inside the batch's transaction (see `runtime.consumer`)."""
+inside the batch's transaction (see `runtime.consumer`).
+
+The batch functions are set-based: one statement (``unnest`` of the batch's keys, a
+``LATERAL`` lookup per key) for every station or line a batch touches, so the round trips of
+a batch do not grow with the number of stations it touches."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 from floorstream.schemas import Event, MachineEvent, OrderEvent, ProductionEvent
 from floorstream.schemas.types import MachineState, OrderAction
-from floorstream.services.efficiency.core import MinuteBucket
+from floorstream.services.efficiency.core import NOTHING_KNOWN, MinuteBucket
 
 Connection = Any  # an asyncpg connection (asyncpg has no type hints)
+StationKey = tuple[str, str, str]  # (factory, line, station)
+LineKey = tuple[str, str]  # (factory, line)
+EventKey = tuple[str, str, str]  # (factory, line, event_id)
 
 _COLUMNS = (
     "factory",
@@ -31,24 +40,22 @@ _COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+# Named tuples rather than dataclasses: one is made per row read, and they are cheaper to make.
+class Change(NamedTuple):
     event_id: str
     ts: datetime
     state: MachineState
     reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Made:
+class Made(NamedTuple):
     event_id: str
     ts: datetime
     good: int
     scrap: int
 
 
-@dataclass(frozen=True, slots=True)
-class OrderRow:
+class OrderRow(NamedTuple):
     event_id: str
     ts: datetime
     action: OrderAction
@@ -81,8 +88,8 @@ def _row(event: Event) -> tuple[Any, ...]:
     )
 
 
-async def insert_new_events(connection: Connection, *, events: list[Event]) -> set[str]:
-    """Store the events not stored yet; return the keys ``factory/line/event_id`` stored now.
+async def insert_new_events(connection: Connection, *, events: list[Event]) -> set[EventKey]:
+    """Store the events not stored yet; return the keys ``(factory, line, event_id)`` stored now.
 
     A repeat of an ``event_id`` on a line (a redelivery, a sender's retry) is not stored again.
     """
@@ -97,10 +104,10 @@ async def insert_new_events(connection: Connection, *, events: list[Event]) -> s
         " RETURNING factory, line, event_id",
         *columns,
     )
-    return {f"{r['factory']}/{r['line']}/{r['event_id']}" for r in rows}
+    return {(r[0], r[1], r[2]) for r in rows}
 
 
-async def register_lines(connection: Connection, *, lines: set[tuple[str, str]]) -> None:
+async def register_lines(connection: Connection, *, lines: set[LineKey]) -> None:
     """A line is known from its first valid event on."""
     await connection.execute(
         "INSERT INTO line (factory, line) SELECT * FROM unnest($1::text[], $2::text[])"
@@ -111,8 +118,9 @@ async def register_lines(connection: Connection, *, lines: set[tuple[str, str]])
 
 
 async def small_stop_thresholds(
-    connection: Connection, *, lines: set[tuple[str, str]]
-) -> dict[tuple[str, str], float]:
+    connection: Connection, *, lines: set[LineKey]
+) -> dict[LineKey, float]:
+    """Each line's ``small_stop_threshold_s`` setting (absent: 0)."""
     rows = await connection.fetch(
         "SELECT factory, line, coalesce((settings->>'small_stop_threshold_s')::float8, 0) AS t"
         " FROM line WHERE (factory, line) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
@@ -122,54 +130,61 @@ async def small_stop_thresholds(
     return {(r["factory"], r["line"]): r["t"] for r in rows}
 
 
-async def neighbours(
-    connection: Connection, *, factory: str, line: str, station: str, ts: datetime
-) -> tuple[datetime | None, datetime | None]:
-    """The station's machine changes just before and just after ``ts``."""
-    row = await connection.fetchrow(
-        "SELECT (SELECT max(ts) FROM station_event WHERE factory = $1 AND line = $2"
-        "  AND station = $3 AND kind = 'machine' AND ts < $4) AS before,"
-        " (SELECT min(ts) FROM station_event WHERE factory = $1 AND line = $2"
-        "  AND station = $3 AND kind = 'machine' AND ts > $4) AS after",
-        factory,
-        line,
-        station,
-        ts,
-    )
-    return row["before"], row["after"]
+_NEIGHBOURS = """
+SELECT w.i,
+    (SELECT max(e.ts) FROM station_event e WHERE e.factory = w.f AND e.line = w.l
+        AND e.station = w.s AND e.kind = 'machine' AND e.ts < w.lo) AS before,
+    (SELECT min(e.ts) FROM station_event e WHERE e.factory = w.f AND e.line = w.l
+        AND e.station = w.s AND e.kind = 'machine' AND e.ts > w.hi) AS after
+FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
+    WITH ORDINALITY AS w(f, l, s, lo, hi, i)
+"""
 
 
-async def next_order_change(
-    connection: Connection, *, factory: str, line: str, ts: datetime
-) -> datetime | None:
-    value: datetime | None = await connection.fetchval(
-        "SELECT min(ts) FROM station_event WHERE factory = $1 AND line = $2 AND kind = 'order'"
-        " AND ts > $3",
-        factory,
-        line,
-        ts,
-    )
-    return value
+async def machine_neighbours(
+    connection: Connection, *, spans: Mapping[StationKey, tuple[datetime, datetime]]
+) -> dict[StationKey, tuple[datetime | None, datetime | None]]:
+    """Per station with its span ``(first, last)``: its machine change just before ``first``
+    and the one just after ``last`` (``None``: there is none). One statement for all."""
+    if not spans:
+        return {}
+    keys = list(spans)
+    rows = await connection.fetch(_NEIGHBOURS, *_columns(k + spans[k] for k in keys))
+    return {keys[r[0] - 1]: (r[1], r[2]) for r in rows}
 
 
-async def last_production(connection: Connection, *, factory: str, line: str) -> datetime | None:
-    value: datetime | None = await connection.fetchval(
-        "SELECT max(ts) FROM station_event WHERE factory = $1 AND line = $2"
-        " AND kind = 'production'",
-        factory,
-        line,
-    )
-    return value
+_ORDER_REACH = """
+SELECT w.i,
+    (SELECT min(e.ts) FROM station_event e WHERE e.factory = w.f AND e.line = w.l
+        AND e.kind = 'order' AND e.ts > w.last) AS next_order,
+    (SELECT max(e.ts) FROM station_event e WHERE e.factory = w.f AND e.line = w.l
+        AND e.kind = 'production') AS last_production,
+    ARRAY(SELECT DISTINCT e.station FROM station_event e WHERE e.factory = w.f
+        AND e.line = w.l AND e.kind IN ('machine', 'production')) AS stations
+FROM unnest($1::text[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS w(f, l, last, i)
+"""
 
 
-async def stations(connection: Connection, *, factory: str, line: str) -> list[str]:
-    rows = await connection.fetch(
-        "SELECT DISTINCT station FROM station_event WHERE factory = $1 AND line = $2"
-        " AND kind IN ('machine', 'production')",
-        factory,
-        line,
-    )
-    return [r["station"] for r in rows]
+@dataclass(frozen=True, slots=True)
+class OrderReach:
+    """What bounds the reach of a line's order events (see `order_reach`)."""
+
+    next_order: datetime | None
+    last_production: datetime | None
+    stations: list[str]
+
+
+async def order_reach(
+    connection: Connection, *, latest: Mapping[LineKey, datetime]
+) -> dict[LineKey, OrderReach]:
+    """Per line with ``latest``, the time of its latest order event in the batch: the line's
+    next order event after it, its last production, and its stations (those with machine or
+    production events). One statement for all lines."""
+    if not latest:
+        return {}
+    keys = list(latest)
+    rows = await connection.fetch(_ORDER_REACH, *_columns((*k, latest[k]) for k in keys))
+    return {keys[r[0] - 1]: OrderReach(r[1], r[2], list(r[3])) for r in rows}
 
 
 _ORDERS = """
@@ -241,37 +256,147 @@ BUCKET_COLUMNS = tuple(f.name for f in fields(MinuteBucket) if f.name != "down_b
 """The numeric columns of ``minute_bucket``: one per field of `MinuteBucket`."""
 
 
-async def replace_buckets(
-    connection: Connection,
-    *,
-    factory: str,
-    line: str,
-    station: str,
-    start: datetime,
-    end: datetime,
-    buckets: dict[datetime, MinuteBucket],
-) -> None:
-    """Replace the station's minutes in ``[start, end)``; minutes with nothing known go."""
+_STATION_INPUTS = """
+SELECT w.i, e.machine, e.event_id, e.ts, e.state, e.reason, e.good, e.scrap
+FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+            $6::timestamptz[], $7::timestamptz[])
+    WITH ORDINALITY AS w(f, l, s, since, until, lo, hi, i)
+CROSS JOIN LATERAL (
+    SELECT true AS machine, event_id, ts, state, reason, good, scrap FROM station_event
+    WHERE factory = w.f AND line = w.l AND station = w.s AND kind = 'machine'
+        AND ts >= w.since AND ts <= w.until
+    UNION ALL
+    SELECT true, event_id, ts, state, reason, good, scrap FROM station_event
+    WHERE factory = w.f AND line = w.l AND station = w.s AND kind = 'machine'
+        AND ts = (SELECT max(ts) FROM station_event WHERE factory = w.f AND line = w.l
+                  AND station = w.s AND kind = 'machine' AND ts < w.since)
+    UNION ALL
+    SELECT true, event_id, ts, state, reason, good, scrap FROM station_event
+    WHERE factory = w.f AND line = w.l AND station = w.s AND kind = 'machine'
+        AND ts = (SELECT min(ts) FROM station_event WHERE factory = w.f AND line = w.l
+                  AND station = w.s AND kind = 'machine' AND ts > w.until)
+    UNION ALL
+    SELECT false, event_id, ts, state, reason, good, scrap FROM station_event
+    WHERE factory = w.f AND line = w.l AND station = w.s AND kind = 'production'
+        AND ts >= w.lo AND ts < w.hi
+) AS e
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FoldWindow:
+    """A station's minutes ``[start, end)`` to fold, and the context ``[since, until]`` of
+    machine changes they need (`context_bounds`)."""
+
+    factory: str
+    line: str
+    station: str
+    start: datetime
+    end: datetime
+    since: datetime
+    until: datetime
+
+
+async def station_inputs(
+    connection: Connection, *, windows: Sequence[FoldWindow]
+) -> list[tuple[list[Change], list[Made]]]:
+    """For each window, in order: the station's machine changes in ``[since, until]`` with
+    the one before and the one after (every change at those instants), and its production
+    in ``[start, end)``, the only production a window's buckets count. One statement."""
+    found: list[tuple[list[Change], list[Made]]] = [([], []) for _ in windows]
+    if not windows:
+        return found
+    rows = await connection.fetch(
+        _STATION_INPUTS,
+        *_columns(
+            (w.factory, w.line, w.station, w.since, w.until, w.start, w.end) for w in windows
+        ),
+    )
+    for i, machine, event_id, ts, state, reason, good, scrap in rows:
+        changes, made = found[i - 1]
+        if machine:
+            changes.append(Change(event_id, ts, MachineState(state), reason))
+        else:
+            made.append(Made(event_id, ts, good, scrap))
+    return found
+
+
+_LINE_ORDERS = """
+SELECT w.i, e.event_id, e.ts, e.action, e.order_id, e.ideal_cycle_time_s
+FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+    WITH ORDINALITY AS w(f, l, since, until, i)
+CROSS JOIN LATERAL (
+    SELECT event_id, ts, action, order_id, ideal_cycle_time_s FROM station_event
+    WHERE factory = w.f AND line = w.l AND kind = 'order' AND ts <= w.until
+        AND ts >= coalesce(
+            (SELECT max(ts) FROM station_event WHERE factory = w.f AND line = w.l
+             AND kind = 'order' AND action = 'start' AND ts < w.since),
+            w.since)
+) AS e
+"""
+
+
+async def line_orders(
+    connection: Connection, *, spans: Mapping[LineKey, tuple[datetime, datetime]]
+) -> dict[LineKey, list[OrderRow]]:
+    """Per line with its context ``(since, until)``: its orders up to ``until`` from the last
+    ``start`` before ``since`` on, as `fold_inputs`. One statement for all lines.
+
+    Spanning several stations' windows at once is exact: orders before the last ``start``
+    before a window change nothing in it, nor do those after it."""
+    found: dict[LineKey, list[OrderRow]] = {key: [] for key in spans}
+    if not spans:
+        return found
+    keys = list(spans)
+    rows = await connection.fetch(_LINE_ORDERS, *_columns(k + spans[k] for k in keys))
+    for i, event_id, ts, action, order_id, cycle in rows:
+        found[keys[i - 1]].append(OrderRow(event_id, ts, OrderAction(action), order_id, cycle))
+    return found
+
+
+BUCKET_COLUMNS = tuple(f.name for f in fields(MinuteBucket) if f.name != "down_by_reason")
+"""The numeric columns of ``minute_bucket``: one per field of `MinuteBucket`."""
+
+_NUMBERS = attrgetter(*BUCKET_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """A station's buckets over ``[start, end)`` (`fold_station`'s answer for that window)."""
+
+    factory: str
+    line: str
+    station: str
+    start: datetime
+    end: datetime
+    buckets: Mapping[datetime, MinuteBucket]
+
+
+async def replace_buckets(connection: Connection, *, replaced: Sequence[Replacement]) -> None:
+    """Replace each station's minutes in its ``[start, end)``; minutes with nothing known go.
+    Two statements for all stations: one ``DELETE``, one ``COPY``. The stations' windows
+    must not overlap (one window per station)."""
+    if not replaced:
+        return
     await connection.execute(
-        "DELETE FROM minute_bucket WHERE factory = $1 AND line = $2 AND station = $3"
-        " AND minute >= $4 AND minute < $5",
-        factory,
-        line,
-        station,
-        start,
-        end,
+        "DELETE FROM minute_bucket b USING unnest($1::text[], $2::text[], $3::text[],"
+        " $4::timestamptz[], $5::timestamptz[]) AS w(f, l, s, lo, hi)"
+        " WHERE b.factory = w.f AND b.line = w.l AND b.station = w.s"
+        " AND b.minute >= w.lo AND b.minute < w.hi",
+        *_columns((r.factory, r.line, r.station, r.start, r.end) for r in replaced),
     )
     rows = [
         (
-            factory,
-            line,
-            station,
+            r.factory,
+            r.line,
+            r.station,
             minute,
-            *(getattr(b, c) for c in BUCKET_COLUMNS),
-            json.dumps(dict(b.down_by_reason)),
+            *_NUMBERS(b),
+            json.dumps(dict(b.down_by_reason)) if b.down_by_reason else "{}",
         )
-        for minute, b in buckets.items()
-        if b != _NOTHING
+        for r in replaced
+        for minute, b in r.buckets.items()
+        if b is not NOTHING_KNOWN and b != NOTHING_KNOWN
     ]
     if rows:
         await connection.copy_records_to_table(
@@ -281,4 +406,6 @@ async def replace_buckets(
         )
 
 
-_NOTHING = MinuteBucket()
+def _columns(rows: Iterable[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows as one list per column, for ``unnest`` (``rows`` must not be empty)."""
+    return [list(column) for column in zip(*rows, strict=True)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Final
 
 from fastapi import APIRouter, HTTPException, Query
@@ -13,7 +12,7 @@ from floorstream.services.api.auth import FloorReader
 from floorstream.services.api.deps import Database, FactoryPath, LinePath, Now
 from floorstream.services.api.models import ERRORS, ErrorBody
 from floorstream.services.api.ranges import RANGE_RULES, End, Start, require_range
-from floorstream.services.efficiency.core import Efficiency, Granularity
+from floorstream.services.efficiency.core import Granularity
 
 router = APIRouter(tags=["efficiency"])
 
@@ -39,10 +38,6 @@ overlapping the range; `shift`: every shift occurrence overlapping it, with its 
 `buckets`, one per period clipped to the range, each with the figures of the top level.
 Without `granularity` the answer has no `buckets` key.
 """
-
-
-def _figures(answer: Efficiency) -> dict[str, object]:
-    return asdict(answer)
 
 
 @router.get(
@@ -87,12 +82,17 @@ async def get_line_efficiency(
         "start": start,
         "end": end,
         "station": found.station,
-        **_figures(found.total),
+        **figures.as_body(found.total),
     }
     if granularity is not None:
         body["buckets"] = [
             EfficiencyPeriod.model_validate(
-                {"start": period.start, "end": period.end, "name": period.shift, **_figures(of)}
+                {
+                    "start": period.start,
+                    "end": period.end,
+                    "name": period.shift,
+                    **figures.as_body(of),
+                }
             )
             for period, of in found.periods
         ]

@@ -15,7 +15,7 @@ Units and rules: `types` (integer milliseconds), `timeline` (stops), `production
 startup scrap), `schedule` (daylight saving), `efficiency` (unknown time, zero denominators).
 """
 
-from floorstream.services.efficiency.core.bucket import MinuteBucket
+from floorstream.services.efficiency.core.bucket import NOTHING_KNOWN, MinuteBucket
 from floorstream.services.efficiency.core.efficiency import (
     Efficiency,
     Losses,
@@ -47,6 +47,7 @@ from floorstream.services.efficiency.core.types import (
 
 __all__ = [
     "DEFAULT_STARTUP_WINDOW_S",
+    "NOTHING_KNOWN",
     "Efficiency",
     "EfficiencyCoreError",
     "Granularity",

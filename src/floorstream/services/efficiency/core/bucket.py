@@ -14,11 +14,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Final
 
 from floorstream.schemas.types import MachineState
 from floorstream.services.efficiency.core.types import MINUTE_MS, Millis
 
-__all__ = ["MinuteBucket", "MinuteTally"]
+__all__ = ["NOTHING_KNOWN", "MinuteBucket", "MinuteTally"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,11 @@ class MinuteBucket:
     def downtime_ms(self) -> Millis:
         """Milliseconds in down, setup, idle, starved, blocked and offline, small stops out."""
         return self.covered_ms - self.running_ms - self.planned_stop_ms - self.small_stop_ms
+
+
+NOTHING_KNOWN: Final = MinuteBucket()
+"""The bucket of a minute with nothing in it (all unknown). `fold_station` answers this very
+instance for such minutes, so a writer may skip them by identity."""
 
 
 @dataclass(slots=True)

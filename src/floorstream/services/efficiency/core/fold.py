@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Final
 
-from floorstream.services.efficiency.core.bucket import MinuteBucket, MinuteTally
+from floorstream.services.efficiency.core.bucket import NOTHING_KNOWN, MinuteBucket, MinuteTally
 from floorstream.services.efficiency.core.production import (
     OrderTimeline,
     normalise_production,
@@ -82,15 +82,24 @@ def fold_station(
     """
     start, end = _window(window_start, window_end)
     until = None if open_until is None else to_ms(require_aware(open_until, "open_until"))
-    tallies = {minute: MinuteTally() for minute in range(start, end, MINUTE_MS)}
+    tallies: dict[Millis, MinuteTally] = {}  # only the minutes with something in them
     ordered = normalise_changes(changes)
     for interval in timeline(
         ordered, open_until=until, small_stop_threshold_s=small_stop_threshold_s
     ):
         for minute, ms in split_minutes(max(interval.start, start), min(interval.end, end)):
-            tallies[minute].add_state(interval.state, interval.reason, ms, interval.small)
-    _tally_production(tallies, production, orders, setup_ends(ordered), startup_window_s)
-    return {from_ms(minute): tally.freeze() for minute, tally in tallies.items()}
+            tally = tallies.get(minute)
+            if tally is None:
+                tally = tallies[minute] = MinuteTally()
+            tally.add_state(interval.state, interval.reason, ms, interval.small)
+    _tally_production(
+        tallies, start, end, production, orders, setup_ends(ordered), startup_window_s
+    )
+    return {
+        from_ms(minute): NOTHING_KNOWN if tally is None else tally.freeze()
+        for minute in range(start, end, MINUTE_MS)
+        for tally in (tallies.get(minute),)
+    }
 
 
 def context_bounds(
@@ -128,25 +137,30 @@ def _window(window_start: datetime, window_end: datetime) -> tuple[Millis, Milli
 
 def _tally_production(
     tallies: dict[Millis, MinuteTally],
+    start: Millis,
+    end: Millis,
     production: Iterable[Production],
     orders: Iterable[OrderChange],
     ends: list[Millis],
     startup_window_s: float,
 ) -> None:
+    """Count the production with ``ts`` in ``[start, end)`` into the tallies of its minutes."""
     window_ms = math.floor(startup_window_s * 1000)
     cycles = OrderTimeline(orders)
-    for event in normalise_production(production):
-        tally = tallies.get(event.ts - event.ts % MINUTE_MS)
-        if tally is None:
+    for ts, good, scrap, _ in normalise_production(production):
+        if not start <= ts < end:
             continue
-        count = event.good + event.scrap
-        tally.good += event.good
-        tally.scrap += event.scrap
-        last_end = bisect_left(ends, event.ts) - 1  # the last setup end strictly before ts
-        if last_end >= 0 and event.ts - ends[last_end] <= window_ms:
-            tally.startup_scrap += event.scrap
-        cycle = cycles.cycle_before(event.ts)
+        minute = ts - ts % MINUTE_MS
+        tally = tallies.get(minute)
+        if tally is None:
+            tally = tallies[minute] = MinuteTally()
+        tally.good += good
+        tally.scrap += scrap
+        last_end = bisect_left(ends, ts) - 1  # the last setup end strictly before ts
+        if last_end >= 0 and ts - ends[last_end] <= window_ms:
+            tally.startup_scrap += scrap
+        cycle = cycles.cycle_before(ts)
         if cycle is None:
-            tally.count_without_ideal += count
+            tally.count_without_ideal += good + scrap
         else:
-            tally.ideal_times_s.append(count * cycle)
+            tally.ideal_times_s.append((good + scrap) * cycle)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from floorstream.schemas.types import OrderAction
 from floorstream.services.efficiency.core.types import Millis, OrderChange, Production, to_ms
@@ -22,9 +23,11 @@ from floorstream.services.efficiency.core.types import Millis, OrderChange, Prod
 __all__ = ["OrderTimeline", "Produced", "normalise_production"]
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Produced:
-    """A production event in the core's units; the field order is the sort order."""
+class Produced(NamedTuple):
+    """A production event in the core's units; the field order is the sort order.
+
+    A named tuple: one is made per production event folded, and a tuple is the cheapest
+    value that sorts and compares field by field."""
 
     ts: Millis
     good: int
@@ -32,13 +35,18 @@ class Produced:
     event_id: str
 
 
+_new = tuple.__new__
+
+
 def normalise_production(production: Iterable[Production]) -> list[Produced]:
     """Unique by ``event_id`` (the first in sort order kept), sorted."""
     unique: dict[str, Produced] = {}
     for event in production:
-        item = Produced(to_ms(event.ts), event.good, event.scrap, event.event_id)
-        kept = unique.get(item.event_id)
-        unique[item.event_id] = item if kept is None else min(kept, item)
+        event_id = event.event_id
+        item: Produced = _new(Produced, (to_ms(event.ts), event.good, event.scrap, event_id))
+        kept = unique.get(event_id)
+        if kept is None or item < kept:
+            unique[event_id] = item
     return sorted(unique.values())
 
 

@@ -118,7 +118,10 @@ def require_aware(value: datetime, name: str) -> datetime:
 
 def to_ms(value: datetime) -> Millis:
     """An aware instant as milliseconds since the epoch, floored."""
-    return (require_aware(value, "timestamp") - EPOCH) // _ONE_MS
+    if value.tzinfo is None or value.utcoffset() is None:
+        require_aware(value, "timestamp")  # raises
+    # The difference of aware datetimes is taken in UTC, whatever their offsets.
+    return (value - EPOCH) // _ONE_MS
 
 
 def from_ms(value: Millis) -> datetime:
