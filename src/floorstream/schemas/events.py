@@ -35,6 +35,7 @@ from floorstream.schemas.types import (
     OrderAction,
     PeopleAction,
     Segment,
+    Text,
     Timestamp,
 )
 
@@ -97,7 +98,7 @@ class MachinePayload(EventPayload):
 
     # Enums are lax so that Python callers may pass "running"; JSON input is a string anyway.
     state: MachineState = Field(strict=False)
-    reason: str | None = Field(default=None, description="Why, in the line's own words.")
+    reason: Text | None = Field(default=None, description="Why, in the line's own words.")
 
 
 class ProductionPayload(EventPayload):
@@ -129,7 +130,7 @@ class PeoplePayload(EventPayload):
 
     action: PeopleAction = Field(strict=False)
     operator_id: Identifier
-    role: str | None = None
+    role: Text | None = None
 
 
 class MaterialPayload(EventPayload):
@@ -149,7 +150,7 @@ class MaterialPayload(EventPayload):
     quantity: Quantity | None = Field(
         default=None, description="Amount in `unit`; never negative, whatever the action."
     )
-    unit: str | None = None
+    unit: Text | None = None
 
 
 class OrderPayload(EventPayload):

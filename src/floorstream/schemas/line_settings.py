@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Annotated, Any, Final, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -31,7 +32,7 @@ from pydantic import (
 from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
-from floorstream.schemas.types import Identifier, Segment
+from floorstream.schemas.types import Identifier, Segment, refuse_nul
 
 __all__ = ["Break", "ClockTime", "LineSettings", "MaterialKanban", "Shift"]
 
@@ -60,7 +61,11 @@ ClockTime = Annotated[
 ]
 """A time of day, ``"HH:MM"`` in JSON, in the line's time zone."""
 
-Name = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1)]
+Name = Annotated[
+    str,
+    StringConstraints(strict=True, strip_whitespace=True, min_length=1),
+    AfterValidator(refuse_nul),
+]
 PositiveSeconds = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
 
 

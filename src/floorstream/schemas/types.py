@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, TypeAlias
 
-from pydantic import AwareDatetime, BeforeValidator, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -187,7 +187,22 @@ Timestamp: TypeAlias = Annotated[AwareDatetime, BeforeValidator(parse_timestamp)
 Segment: TypeAlias = Annotated[str, StringConstraints(pattern=SEGMENT_PATTERN)]
 """A factory, line or station name: 1–64 of a-z 0-9 - _."""
 
-Identifier: TypeAlias = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
-"""An id chosen by the sender (event, operator, material, order, product): 1–128 characters."""
+
+def refuse_nul(value: str) -> str:
+    """A string the database can store: PostgreSQL text cannot hold U+0000, so a value with it
+    is refused here, at the edge, rather than stopping a processor on every retry."""
+    if "\x00" in value:
+        raise PydanticCustomError("nul_character", "must not contain the NUL character (U+0000)")
+    return value
+
+
+Text: TypeAlias = Annotated[str, AfterValidator(refuse_nul)]
+"""Free text from the floor (a reason, a role, a unit): any characters but U+0000."""
+
+Identifier: TypeAlias = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(refuse_nul)
+]
+"""An id chosen by the sender (event, operator, material, order, product): 1–128 characters,
+none of them U+0000."""
 
 JsonObject: TypeAlias = dict[str, Any]

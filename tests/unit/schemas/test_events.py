@@ -174,7 +174,14 @@ timestamps = st.datetimes(
     max_value=datetime(2099, 12, 30),  # noqa: DTZ001
     timezones=offsets,
 )
-identifiers = st.text(min_size=1, max_size=128)
+
+
+# Any characters but U+0000, which PostgreSQL text cannot hold (refused by the contract).
+def _text(**size: int) -> st.SearchStrategy[str]:
+    return st.text(st.characters(blacklist_characters="\x00"), **size)
+
+
+identifiers = _text(min_size=1, max_size=128)
 counts = st.integers(0, 1_000_000_000)
 json_scalars = (
     st.none()
@@ -198,12 +205,12 @@ def _optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 FIELDS: dict[Kind, st.SearchStrategy[dict[str, Any]]] = {
     Kind.MACHINE: st.fixed_dictionaries(
         {"state": st.sampled_from([s.value for s in MachineState])},
-        optional={"reason": _optional(st.text(max_size=40))},
+        optional={"reason": _optional(_text(max_size=40))},
     ),
     Kind.PRODUCTION: st.fixed_dictionaries({"good": counts}, optional={"scrap": counts}),
     Kind.PEOPLE: st.fixed_dictionaries(
         {"action": st.sampled_from(["check_in", "check_out"]), "operator_id": identifiers},
-        optional={"role": _optional(st.text(max_size=20))},
+        optional={"role": _optional(_text(max_size=20))},
     ),
     Kind.MATERIAL: st.fixed_dictionaries(
         {
@@ -212,7 +219,7 @@ FIELDS: dict[Kind, st.SearchStrategy[dict[str, Any]]] = {
         },
         optional={
             "quantity": _optional(st.floats(0, 1e12) | st.integers(0, 10**9)),
-            "unit": _optional(st.text(max_size=8)),
+            "unit": _optional(_text(max_size=8)),
         },
     ),
     Kind.ORDER: st.fixed_dictionaries(

@@ -132,3 +132,16 @@ def test_settings_are_frozen() -> None:
 
     with pytest.raises(ValidationError):
         line.name = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"name": "Press\x00line"},
+        {"name": "l1", "shifts": [{"name": "A\x00", "start": "06:00", "end": "14:00"}]},
+        {"name": "l1", "materials": {"coil\x00": {"reorder_point": 1, "container_quantity": 2}}},
+    ],
+)
+def test_a_nul_character_is_refused(settings: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="NUL character"):
+        LineSettings.model_validate(settings)

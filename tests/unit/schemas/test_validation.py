@@ -200,6 +200,11 @@ INVALID: list[tuple[str, str, bytes, DeadLetterReason]] = [
     ("float overflow", X, encode(material())[:-1] + b', "quantity": 1e999}', R.OUT_OF_RANGE),
     ("line disagrees", M, encode(machine(line="l2")), R.CONFLICTING_FIELD),
     ("kind disagrees", M, encode(machine(kind="order")), R.CONFLICTING_FIELD),
+    # PostgreSQL text cannot hold U+0000: refused at the edge, never a processor's poison.
+    ("NUL in event_id", M, encode(machine(event_id="a\x00b")), R.INVALID_FIELD),
+    ("NUL in reason", M, encode(machine(reason="jam\x00")), R.INVALID_FIELD),
+    ("NUL in role", H, encode(people(role="\x00")), R.INVALID_FIELD),
+    ("NUL in unit", X, encode(material(unit="k\x00g")), R.INVALID_FIELD),
 ]  # fmt: skip
 
 
@@ -229,6 +234,7 @@ def test_an_invalid_message_raises_its_distinct_reason(
         (without(machine(), "state"), "field 'state' is missing"),
         (machine(event_id="e" * 129), "field 'event_id' is 129 characters long; at most 128"),
         (without(order(), "product_id"), "field 'product_id' is required when action is 'start'"),
+        (machine(reason="a\x00"), "field 'reason': must not contain the NUL character (U+0000)"),
     ],
 )
 def test_the_detail_names_the_field_and_the_problem(payload: dict[str, Any], words: str) -> None:
