@@ -7,20 +7,42 @@ import pytest
 
 from floorstream.cli import build_parser, main
 
-COMMANDS = ["up", "gateway", "processor", "api", "simulate"]
+CONTRACT_COMMANDS = ["up", "gateway", "processor", "api", "simulate"]
+
+
+def _children(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
 
 
 def _subparser(name: str) -> argparse.ArgumentParser:
-    parser = build_parser()
-    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    sub: argparse.ArgumentParser = action.choices[name]
-    return sub
+    return _children(build_parser())[name]
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+def _every_command() -> dict[str, argparse.ArgumentParser]:
+    """Every command and sub-command, e.g. ``token create``, by its full name."""
+    found: dict[str, argparse.ArgumentParser] = {}
+    frontier = [("", build_parser())]
+    while frontier:
+        prefix, parser = frontier.pop()
+        for name, child in _children(parser).items():
+            found[f"{prefix}{name}"] = child
+            frontier.append((f"{prefix}{name} ", child))
+    return found
+
+
+def test_the_contracts_commands_exist() -> None:
+    assert set(CONTRACT_COMMANDS) <= set(_every_command())
+
+
+@pytest.mark.parametrize("command", sorted(_every_command()))
 def test_every_option_of_every_command_is_explained(command: str) -> None:
-    sub = _subparser(command)
+    sub = _every_command()[command]
     for action in sub._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            continue  # its commands are checked one by one
         assert action.help, f"{command} {action.option_strings} has no help"
     assert sub.format_help()
 
