@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from floorstream.ingest.types import Delivery, Record
 
@@ -27,30 +27,36 @@ class FakeSource:
         self.deliver([delivery])
         return delivery
 
-    def ack(self, delivery: Delivery) -> None:
-        self.acked.append(delivery.mid)
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        self.acked.extend(delivery.mid for delivery in deliveries)
 
     def stop(self) -> None:
         self.stopped = True
 
 
 class FakeSink:
-    """A `RecordSink` whose records become durable when the test says so."""
+    """A `RecordSink` whose records become durable when the test says so (``capacity``: records
+    it takes before `submit` waits for ever)."""
 
     def __init__(self, *, capacity: int | None = None) -> None:
         self.records: list[Record] = []
-        self._callbacks: list[Callable[[], None]] = []
+        self._callbacks: list[tuple[Callable[[Sequence[int]], None], int]] = []
         self._room = asyncio.Semaphore(capacity) if capacity else None
         self.stopped = False
 
-    async def submit(self, record: Record, on_durable: Callable[[], None]) -> None:
-        if self._room is not None:
-            await self._room.acquire()
-        self.records.append(record)
-        self._callbacks.append(on_durable)
+    async def submit(
+        self, records: Sequence[Record], on_durable: Callable[[Sequence[int]], None]
+    ) -> None:
+        for position, record in enumerate(records):
+            if self._room is not None:
+                await self._room.acquire()
+            self.records.append(record)
+            self._callbacks.append((on_durable, position))
 
     def make_durable(self, index: int) -> None:
-        self._callbacks[index]()
+        """Kafka acknowledges the ``index``-th record submitted."""
+        on_durable, position = self._callbacks[index]
+        on_durable([position])
 
     async def stop(self) -> None:
         self.stopped = True

@@ -1,5 +1,11 @@
 """The record sink on aiokafka: a record is retried until Kafka acknowledges it.
 
+A submitted list of records goes to Kafka as one record batch per partition
+(`AIOKafkaProducer.send_batch`), partitioned as `AIOKafkaProducer.send` would
+(`DefaultPartitioner`, murmur2 of the key, cached per key): one future and one callback per
+batch, not per record. A batch that fails is sent again whole (duplicates are dropped
+downstream by ``event_id``).
+
 While Kafka is away the gateway acknowledges nothing to MQTT, so the broker holds the messages
 (backpressure) and the gateway's memory stays bounded by the MQTT receive maximum. The outage is
 logged once when it starts, summarised at most once a minute while it lasts, and once more when
@@ -10,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 
 from floorstream.ingest.metrics import GatewayMetrics
 from floorstream.ingest.types import OutageLog, Record
@@ -23,6 +31,18 @@ log = logging.getLogger(__name__)
 
 RETRY_DELAY_S = 0.5
 MAX_RETRY_DELAY_S = 5.0
+PARTITION_CACHE_MAX = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Records of one submission bound for one partition; ``positions`` in the submission."""
+
+    topic: str
+    partition: int
+    records: list[Record]
+    positions: list[int]
+    on_durable: Callable[[Sequence[int]], None]
 
 
 class KafkaSink:
@@ -49,6 +69,8 @@ class KafkaSink:
             request_timeout_ms=request_timeout_ms,
             retry_backoff_ms=200,
         )
+        self._partitioner = DefaultPartitioner()
+        self._partitions: dict[str, tuple[frozenset[int], dict[bytes, int]]] = {}
         self._metrics = metrics
         self._retries: set[asyncio.Task[None]] = set()
         self._away = outage
@@ -83,16 +105,76 @@ class KafkaSink:
         nothing was sent), raises otherwise."""
         await self._producer.client.fetch_all_metadata()
 
-    async def submit(self, record: Record, on_durable: Callable[[], None]) -> None:
+    async def submit(
+        self, records: Sequence[Record], on_durable: Callable[[Sequence[int]], None]
+    ) -> None:
+        for group in await self._groups(records, on_durable):
+            await self._hand_over(group)
+
+    async def _groups(
+        self, records: Sequence[Record], on_durable: Callable[[Sequence[int]], None]
+    ) -> list[_Group]:
+        groups: dict[tuple[str, int], _Group] = {}
+        partition_of: dict[str, dict[bytes, int]] = {}
+        for position, record in enumerate(records):
+            cache = partition_of.get(record.topic)
+            if cache is None:
+                cache = partition_of[record.topic] = await self._partition_cache(record.topic)
+            partition = cache.get(record.key)
+            if partition is None:
+                partition = cache[record.key] = self._partition(record.topic, record.key)
+            group = groups.get((record.topic, partition))
+            if group is None:
+                group = groups[record.topic, partition] = _Group(
+                    record.topic, partition, [], [], on_durable
+                )
+            group.records.append(record)
+            group.positions.append(position)
+        return list(groups.values())
+
+    async def _partition_cache(self, topic: str) -> dict[bytes, int]:
+        """Key → partition for ``topic``, emptied when its partitions change."""
         while True:
             try:
-                future = await self._producer.send(record.topic, record.value, key=record.key)
+                partitions = frozenset(await self._producer.partitions_for(topic))
             except KafkaError as error:
                 self._outage(error)
                 await asyncio.sleep(self._delay)
                 continue
-            future.add_done_callback(partial(self._settled, record, on_durable))
-            return
+            known, cache = self._partitions.get(topic, (frozenset(), {}))
+            if known != partitions or len(cache) > PARTITION_CACHE_MAX:
+                cache = {}
+                self._partitions[topic] = (partitions, cache)
+            return cache
+
+    def _partition(self, topic: str, key: bytes) -> int:
+        partitions = sorted(self._partitions[topic][0])
+        return int(self._partitioner(key, partitions, partitions))
+
+    async def _hand_over(self, group: _Group) -> None:
+        """One `send_batch` per record batch of the group (a group over ``max_batch_bytes`` is
+        several); retried until the producer takes it."""
+        start = 0
+        while start < len(group.records):
+            while True:
+                builder = self._producer.create_batch()
+                end = start
+                for record in group.records[start:]:
+                    if builder.append(key=record.key, value=record.value, timestamp=None) is None:
+                        break  # full; the first record always fits
+                    end += 1
+                try:
+                    future = await self._producer.send_batch(
+                        builder, group.topic, partition=group.partition
+                    )
+                except KafkaError as error:
+                    self._outage(error)
+                    await asyncio.sleep(self._delay)
+                    continue
+                break
+            part = group if start == 0 and end == len(group.records) else _part(group, start, end)
+            future.add_done_callback(partial(self._settled, part))
+            start = end
 
     async def stop(self) -> None:
         for task in list(self._retries):
@@ -102,24 +184,22 @@ class KafkaSink:
         except (TimeoutError, KafkaError) as error:
             log.warning("kafka producer did not close cleanly: %s", error)
 
-    def _settled(
-        self, record: Record, on_durable: Callable[[], None], future: asyncio.Future[object]
-    ) -> None:
+    def _settled(self, group: _Group, future: asyncio.Future[object]) -> None:
         if future.cancelled():
             return
         error = future.exception()
         if error is None:
             self._recovered()
-            on_durable()
+            group.on_durable(group.positions)
             return
         self._outage(error)
-        task = asyncio.get_running_loop().create_task(self._retry(record, on_durable))
+        task = asyncio.get_running_loop().create_task(self._retry(group))
         self._retries.add(task)
         task.add_done_callback(self._retries.discard)
 
-    async def _retry(self, record: Record, on_durable: Callable[[], None]) -> None:
+    async def _retry(self, group: _Group) -> None:
         await asyncio.sleep(self._delay)
-        await self.submit(record, on_durable)
+        await self._hand_over(group)
 
     def _outage(self, error: BaseException) -> None:
         self._metrics.kafka_up.set(0)
@@ -130,6 +210,16 @@ class KafkaSink:
         self._delay = RETRY_DELAY_S
         self._metrics.kafka_up.set(1)
         self._away.recovered()
+
+
+def _part(group: _Group, start: int, end: int) -> _Group:
+    return _Group(
+        group.topic,
+        group.partition,
+        group.records[start:end],
+        group.positions[start:end],
+        group.on_durable,
+    )
 
 
 async def _sleep_or_stop(delay: float, stop: asyncio.Event) -> None:

@@ -1,16 +1,20 @@
-"""The gateway's delivery protocol. For each MQTT message, in arrival order:
+"""The gateway's delivery protocol. For each batch of MQTT messages, in arrival order:
 
-1. validate it against the contract: a valid event becomes a record for ``floor.events.v1``
-   keyed ``{factory}/{line}``; anything else a dead-letter record with its reason;
-2. submit the record to Kafka; waiting here while Kafka is slow or away is the backpressure;
-3. when Kafka has acknowledged the record, mark the delivery done;
+1. validate each message against the contract: a valid event becomes a record for
+   ``floor.events.v1`` keyed ``{factory}/{line}``; anything else a dead-letter record with its
+   reason;
+2. submit the batch's records to Kafka; waiting here while Kafka is slow or away is the
+   backpressure;
+3. when Kafka has acknowledged records, mark their deliveries done;
 4. acknowledge to MQTT every done delivery at the head of the queue, in arrival order (MQTT wants
-   PUBACKs in the order of the PUBLISHes).
+   PUBACKs in the order of the PUBLISHes), in one call per batch.
 
 Nothing is acknowledged before step 3, so a gateway killed at any instant loses nothing: the
 broker redelivers what was not acknowledged, and processors drop the duplicates by ``event_id``.
 The queue is bounded by the broker, which sends at most ``receive maximum`` unacknowledged
-messages (MQTT v5).
+messages (MQTT v5). Batches are what arrived since the last one, up to ``batch_max``: under
+load they grow, and the per-message costs of the hand-offs (to the event loop, to Kafka, back
+to MQTT) become per-batch costs.
 """
 
 from __future__ import annotations
@@ -19,16 +23,17 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from floorstream.ingest.metrics import GatewayMetrics
 from floorstream.ingest.routing import route
-from floorstream.ingest.types import Delivery, MessageSource, RecordSink
+from floorstream.ingest.types import Delivery, MessageSource, Record, RecordSink
 
 log = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT_S = 5.0
+BATCH_MAX = 500
 
 
 class Gateway:
@@ -40,12 +45,14 @@ class Gateway:
         sink: RecordSink,
         metrics: GatewayMetrics,
         *,
+        batch_max: int = BATCH_MAX,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._source = source
         self._sink = sink
         self._metrics = metrics
+        self._batch_max = batch_max
         self._clock = clock
         self._wall_clock = wall_clock
         self._inbox: deque[Delivery] = deque()
@@ -87,42 +94,67 @@ class Gateway:
             await self._sink.stop()
 
     async def _forward_all(self) -> None:
+        inbox = self._inbox
         while True:
             self._arrived.clear()
-            while self._inbox:
-                await self._forward(self._inbox.popleft())
+            while inbox:
+                count = min(len(inbox), self._batch_max)
+                await self._forward([inbox.popleft() for _ in range(count)])
             await self._arrived.wait()
 
-    async def _forward(self, delivery: Delivery) -> None:
-        record, reason = route(delivery.topic, delivery.payload, self._wall_clock)
+    async def _forward(self, batch: list[Delivery]) -> None:
+        # Step 1.
+        records: list[Record] = []
+        reasons: list[str | None] = []
+        for delivery in batch:
+            record, reason = route(delivery.topic, delivery.payload, self._wall_clock)
+            records.append(record)
+            reasons.append(reason)
 
-        def durable() -> None:
-            delivery.done = True
-            if reason is None:
-                self._metrics.produced.inc()
-            else:
-                self._metrics.dead_lettered.labels(reason).inc()
-            self._metrics.produce_latency.observe(self._clock() - delivery.received_at)
+        def durable(positions: Sequence[int]) -> None:  # step 3
+            produced, now = 0, self._clock()
+            for position in positions:
+                delivery = batch[position]
+                delivery.done = True
+                reason = reasons[position]
+                if reason is None:
+                    produced += 1
+                else:
+                    self._metrics.dead_lettered.labels(reason).inc()
+                self._metrics.produce_latency.observe(now - delivery.received_at)
+            self._metrics.produced.inc(produced)
             self._ack_ready()
 
-        try:
-            await self._sink.submit(record, durable)
-        except asyncio.CancelledError:
-            self._inbox.appendleft(delivery)  # not handed over: left for the broker
-            raise
-        self._unacked.append(delivery)
+        # Queued before the hand-over, so that a sink confirming at once finds them.
+        self._unacked.extend(batch)
         self._all_acked.clear()
-        if delivery.done:  # a sink may confirm at once
-            self._ack_ready()
+        try:
+            await self._sink.submit(records, durable)  # step 2
+        except BaseException:  # cancelled (stopping), or a bug in the sink
+            self._withdraw(batch)
+            raise
+
+    def _withdraw(self, batch: list[Delivery]) -> None:
+        """Take back a batch whose hand-over did not finish, from its first delivery not yet
+        durable on: the broker redelivers those (part of them may be with Kafka already; the
+        processors drop the duplicates)."""
+        first = next((i for i, delivery in enumerate(batch) if not delivery.done), len(batch))
+        for _ in range(len(batch) - first):
+            self._unacked.pop()  # the batch is the queue's tail
+        self._metrics.in_flight.dec(len(batch) - first)
+        if not self._unacked:
+            self._all_acked.set()
 
     def _ack_ready(self) -> None:
-        """Step 4: acknowledge the done deliveries at the head of the queue."""
-        acked = 0
-        while self._unacked and self._unacked[0].done:
-            self._source.ack(self._unacked.popleft())
-            acked += 1
-        self._metrics.in_flight.dec(acked)
-        if not self._unacked:
+        """Step 4: acknowledge the done deliveries at the head of the queue, in one call."""
+        unacked = self._unacked
+        ready: list[Delivery] = []
+        while unacked and unacked[0].done:
+            ready.append(unacked.popleft())
+        if ready:
+            self._source.ack(ready)
+            self._metrics.in_flight.dec(len(ready))
+        if not unacked:
             self._all_acked.set()
 
     async def _drain(self) -> None:

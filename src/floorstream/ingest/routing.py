@@ -12,7 +12,7 @@ from floorstream.schemas import (
     EVENTS_TOPIC,
     DeadLetter,
     InvalidMessage,
-    validate_message,
+    validate_kafka_record,
 )
 from floorstream.schemas.types import DeadLetterReason
 
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 def route(topic: str, payload: bytes, now: Callable[[], datetime]) -> tuple[Record, str | None]:
     """The record for a message, and the dead-letter reason where it breaks the contract."""
     try:
-        event = validate_message(topic, payload)
+        key, value = validate_kafka_record(topic, payload)
     except InvalidMessage as error:
         return _dead_letter(topic, payload, error, now)
     except Exception as error:  # a validator bug must not stop the gateway (guarantee 4)
@@ -32,7 +32,7 @@ def route(topic: str, payload: bytes, now: Callable[[], datetime]) -> tuple[Reco
             f"the gateway could not validate it ({type(error).__name__})",
         )
         return _dead_letter(topic, payload, reason, now)
-    return Record(EVENTS_TOPIC, event.kafka_key, event.to_kafka_value()), None
+    return Record(EVENTS_TOPIC, key, value), None
 
 
 def _dead_letter(

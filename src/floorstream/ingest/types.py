@@ -13,7 +13,7 @@ acknowledged to MQTT only once that record is on Kafka, like any other.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -57,8 +57,9 @@ class MessageSource(Protocol):
     def start(self, deliver: Callable[[list[Delivery]], None]) -> None:
         """Connect and subscribe; ``deliver`` is called on the event loop with each batch."""
 
-    def ack(self, delivery: Delivery) -> None:
-        """Acknowledge a delivery to the broker (no-op if its session has ended)."""
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        """Acknowledge deliveries to the broker, in the order given (those whose session has
+        ended are skipped)."""
 
     def stop(self) -> None:
         """Disconnect, leaving unacknowledged messages to the broker for redelivery."""
@@ -80,10 +81,16 @@ class OutageLog(Protocol):
 
 
 class RecordSink(Protocol):
-    """The Kafka side: a record is submitted, and ``on_durable`` runs once Kafka has it."""
+    """The Kafka side: records are submitted, and ``on_durable`` runs once Kafka has them."""
 
-    async def submit(self, record: Record, on_durable: Callable[[], None]) -> None:
-        """Hand a record over; may wait (backpressure). Retries until Kafka acknowledges."""
+    async def submit(
+        self, records: Sequence[Record], on_durable: Callable[[Sequence[int]], None]
+    ) -> None:
+        """Hand records over; may wait (backpressure). Retries until Kafka acknowledges.
+
+        ``on_durable`` is called with the positions in ``records`` that Kafka has just
+        acknowledged, once per position, possibly before ``submit`` returns. If ``submit`` is
+        cancelled, part of the records may have been handed over already."""
 
     async def stop(self) -> None:
         """Flush what can be flushed and close."""

@@ -1,8 +1,9 @@
 """The external contract as code: topics, events, line settings and their JSON Schemas.
 
 Pure: imports only the standard library and pydantic. The MQTT gateway calls
-`validate_message` and writes `Event.to_kafka_value` (or a `DeadLetter`); processors call
-`parse_kafka_value`; the HTTP API takes `LineSettings`.
+`validate_kafka_record` (the key and value of `validate_message`'s event, without building it)
+or writes a `DeadLetter`; processors call `parse_kafka_value`; the HTTP API takes
+`LineSettings`.
 """
 
 from floorstream.schemas.errors import InvalidMessage, SchemaError
@@ -46,7 +47,7 @@ from floorstream.schemas.types import (
     OrderAction,
     PeopleAction,
 )
-from floorstream.schemas.validation import DeadLetter, validate_message
+from floorstream.schemas.validation import DeadLetter, validate_kafka_record, validate_message
 
 __all__ = [
     "DLQ_TOPIC",
@@ -89,5 +90,6 @@ __all__ = [
     "parse_kafka_value",
     "parse_topic",
     "route",
+    "validate_kafka_record",
     "validate_message",
 ]

@@ -221,7 +221,12 @@ async def test_kafka_away_for_10s_while_publishing_loses_nothing(
                         [(f"floor/v1/{factory}/l1/s1/machine", machine_event(e)) for e in batch],
                     )
                     await asyncio.sleep(1)
-                assert registry.get_sample_value("floorstream_gateway_kafka_up") == 0
+                # A batch in flight fails once the producer's request timeout (10 s) passes.
+                await wait_for(
+                    lambda: registry.get_sample_value("floorstream_gateway_kafka_up") == 0,
+                    30,
+                    "the gateway to see Kafka away",
+                )
                 held = registry.get_sample_value("floorstream_gateway_in_flight") or 0.0
                 assert held > 0  # nothing acknowledged while Kafka is away
                 kafka = EmbeddedKafka(port, log_path=tmp_path / "kafka-again.log")

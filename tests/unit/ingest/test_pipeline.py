@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -128,7 +128,9 @@ async def test_a_full_sink_holds_back_later_messages_unacknowledged() -> None:
 
 
 class BrokenSink(FakeSink):
-    async def submit(self, record: Record, on_durable: Callable[[], None]) -> None:
+    async def submit(
+        self, records: Sequence[Record], on_durable: Callable[[Sequence[int]], None]
+    ) -> None:
         raise RuntimeError("a bug in the sink")
 
 

@@ -37,7 +37,7 @@ def test_an_unexpected_validation_error_is_dead_lettered_not_raised(
     def broken(topic: str, payload: bytes) -> None:
         raise ZeroDivisionError
 
-    monkeypatch.setattr(routing, "validate_message", broken)
+    monkeypatch.setattr(routing, "validate_kafka_record", broken)
     record, reason = route("floor/v1/f1/l1/s1/machine", b"{}", lambda: NOW)
     assert (record.topic, reason) == (DLQ_TOPIC, "invalid_field")
     assert "ZeroDivisionError" in json.loads(record.value)["detail"]

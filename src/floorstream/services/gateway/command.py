@@ -129,4 +129,4 @@ async def _serve(
 
     readiness.add("mqtt", mqtt_ready)
     log.info("gateway started (client id %s)", settings.gateway_client_id)
-    await Gateway(source, sink, metrics).run(stop)
+    await Gateway(source, sink, metrics, batch_max=settings.gateway_batch_size).run(stop)
