@@ -17,16 +17,21 @@ from floorstream.services.floor import processor as floor
 from floorstream.services.runtime.consumer import Handler, Records
 from floorstream.services.runtime.embedded.stack import Endpoints
 from floorstream.services.runtime.kafka_topics import ensure_topics
+from floorstream.services.runtime.poison import RUN_LIMIT, EveryRecordFails
 from floorstream.services.runtime.settings import ProcessorSettings
 from tests.support.database import fresh_database
 
 pytestmark = pytest.mark.integration
 
 
-def _events(factory: str) -> list[Event]:
-    payloads = [
+def _events(factory: str, more_production: int = 0) -> list[Event]:
+    payloads: list[tuple[str, dict[str, object]]] = [
         ("machine", {"event_id": "m1", "ts": "2026-11-30T06:00:00+00:00", "state": "running"}),
         ("production", {"event_id": "p1", "ts": "2026-11-30T06:00:30+00:00", "good": 5}),
+    ]
+    payloads += [
+        ("production", {"event_id": f"p{i}", "ts": f"2026-11-30T06:01:{i:02d}+00:00", "good": 1})
+        for i in range(2, 2 + more_production)
     ]
     return [
         validate_message(f"floor/v1/{factory}/l1/s1/{kind}", json.dumps(payload).encode())
@@ -99,10 +104,15 @@ async def test_serve_fails_when_either_processor_fails(
 
     monkeypatch.setattr(floor, "retaining", failing)
     factory = f"c{uuid.uuid4().hex[:8]}"
-    await _publish(stack.kafka_bootstrap, _events(factory))
+    # a handler that fails on every record stops its processor once more than RUN_LIMIT fail
+    # in a row (fewer would be set aside as poison records)
+    await _publish(stack.kafka_bootstrap, _events(factory, more_production=RUN_LIMIT))
     async with fresh_database(stack.database_url, "processor") as url:
         with pytest.raises(ExceptionGroup) as raised:
             await asyncio.wait_for(
                 command.serve(_settings(stack, url, factory), asyncio.Event()), 120
             )
-    assert raised.group_contains(RuntimeError, match="floor handler broke")
+    assert raised.group_contains(EveryRecordFails)
+    stopped = raised.value.subgroup(EveryRecordFails)
+    assert stopped is not None
+    assert "floor handler broke" in str(stopped.exceptions[0].__cause__)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from floorstream.schemas import Event, MachineEvent, MaterialAction, MaterialEvent
+from floorstream.schemas import Event, Kind, MachineEvent, MaterialAction, MaterialEvent
 
 Mark = tuple[datetime, str]
 """``(ts, event_id)``: the order of events; ties of ``ts`` broken by ``event_id``."""
@@ -75,14 +75,16 @@ class StationSeen:
 def stations_seen(events: Iterable[Event]) -> list[StationSeen]:
     """Per station of the batch: the greatest ``ts`` of any event, and its latest machine event."""
     last: dict[tuple[str, str, str], datetime] = {}
+    machines: list[MachineEvent] = []
     for event in events:
         key = (event.factory, event.line, event.station)
-        last[key] = max(last.get(key, event.ts), event.ts)
-    machines = latest_per(
-        (e for e in events if isinstance(e, MachineEvent)),
-        lambda e: (e.factory, e.line, e.station),
-    )
-    return [StationSeen(*key, ts, machines.get(key)) for key, ts in last.items()]
+        seen = last.get(key)
+        if seen is None or event.ts > seen:
+            last[key] = event.ts
+        if event.kind is Kind.MACHINE:  # not isinstance: ABCMeta's is slow on pydantic models
+            machines.append(event)
+    latest = latest_per(machines, lambda e: (e.factory, e.line, e.station))
+    return [StationSeen(*key, ts, latest.get(key)) for key, ts in last.items()]
 
 
 def additions(events: Iterable[Event]) -> dict[MaterialKey, list[tuple[Mark, float]]]:

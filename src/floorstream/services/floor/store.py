@@ -8,44 +8,15 @@ order `fold.mark` uses in Python, whatever the database's default collation.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
-from floorstream.schemas import (
-    Event,
-    MaterialEvent,
-    OrderEvent,
-    PeopleEvent,
-    ProductionEvent,
-)
-from floorstream.services.floor.fold import EventKey, MaterialKey, StationSeen, Stock, StockFound
+from floorstream.schemas import Event, Kind, OrderEvent, PeopleEvent
+from floorstream.services.floor.fold import MaterialKey, StationSeen, Stock, StockFound
 
 Connection = Any  # an asyncpg connection (asyncpg has no type hints)
 OrderKey = tuple[str, str, str]  # (factory, line, order_id)
-
-
-def _row(event: Event) -> tuple[Any, ...]:
-    action = material_id = quantity = unit = good = scrap = None
-    if isinstance(event, PeopleEvent | OrderEvent):
-        action = event.action.value
-    elif isinstance(event, MaterialEvent):
-        action, material_id = event.action.value, event.material_id
-        quantity, unit = event.quantity, event.unit
-    elif isinstance(event, ProductionEvent):
-        good, scrap = event.good, event.scrap
-    return (
-        event.factory,
-        event.line,
-        event.event_id,
-        event.station,
-        event.kind.value,
-        event.ts,
-        action,
-        material_id,
-        quantity,
-        unit,
-        good,
-        scrap,
-    )
+E = TypeVar("E", bound=Event)
 
 
 def _columns(rows: Iterable[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -54,22 +25,109 @@ def _columns(rows: Iterable[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return columns or [[] for _ in range(width)]
 
 
-async def insert_new_events(connection: Connection, *, events: Sequence[Event]) -> set[EventKey]:
-    """Store the events not stored yet; return the keys of those stored now (to be applied).
+def _event_columns(events: Iterable[Event]) -> list[list[Any]]:
+    """The ``floor_event`` columns of the events, one list each, built without a tuple per
+    event; dispatched on ``kind`` (an ``isinstance`` on a pydantic model goes through
+    ``ABCMeta`` and costs more than the rest of the loop)."""
+    factory: list[str] = []
+    line: list[str] = []
+    event_id: list[str] = []
+    station: list[str] = []
+    kind: list[str] = []
+    ts: list[datetime] = []
+    action: list[str | None] = []
+    material_id: list[str | None] = []
+    quantity: list[float | None] = []
+    unit: list[str | None] = []
+    good: list[int | None] = []
+    scrap: list[int | None] = []
+    for e in events:
+        factory.append(e.factory)
+        line.append(e.line)
+        event_id.append(e.event_id)
+        station.append(e.station)
+        kind.append(e.kind.value)
+        ts.append(e.ts)
+        if e.kind is Kind.PRODUCTION:
+            good.append(e.good)
+            scrap.append(e.scrap)
+        else:
+            good.append(None)
+            scrap.append(None)
+        if e.kind is Kind.MATERIAL:
+            action.append(e.action.value)
+            material_id.append(e.material_id)
+            quantity.append(e.quantity)
+            unit.append(e.unit)
+        else:
+            action.append(e.action.value if e.kind is Kind.PEOPLE or e.kind is Kind.ORDER else None)
+            material_id.append(None)
+            quantity.append(None)
+            unit.append(None)
+    return [factory, line, event_id, station, kind, ts, action, material_id, quantity, unit,
+            good, scrap]  # fmt: skip
+
+
+_STORE_EVENTS = """
+WITH batch AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::timestamptz[], $7::text[], $8::text[], $9::float8[], $10::text[],
+                         $11::bigint[], $12::bigint[]) WITH ORDINALITY
+        AS b(factory, line, event_id, station, kind, ts, action, material_id, quantity, unit,
+             good, scrap, n)
+), stored AS (
+    INSERT INTO floor_event (factory, line, event_id, station, kind, ts, action, material_id,
+                             quantity, unit, good, scrap)
+    SELECT factory, line, event_id, station, kind, ts, action, material_id, quantity, unit, good,
+           scrap
+    FROM batch
+    ON CONFLICT DO NOTHING
+    RETURNING factory, line, event_id, station, kind, ts, good, scrap
+), per_station AS (
+    SELECT o.factory, o.line, o.order_id, m.station, sum(m.good) AS good, sum(m.scrap) AS scrap
+    FROM stored m JOIN work_order o ON o.factory = m.factory AND o.line = m.line
+        AND o.started_at <= m.ts AND (o.ended_at IS NULL OR m.ts < o.ended_at)
+    WHERE m.kind = 'production'
+    GROUP BY o.factory, o.line, o.order_id, m.station
+), per_order AS (
+    SELECT p.factory, p.line, p.order_id,
+        jsonb_object_agg(p.station,
+            coalesce((o.good_by_station ->> p.station)::numeric, 0) + p.good) AS good,
+        jsonb_object_agg(p.station,
+            coalesce((o.scrap_by_station ->> p.station)::numeric, 0) + p.scrap) AS scrap
+    FROM per_station p JOIN work_order o USING (factory, line, order_id)
+    GROUP BY p.factory, p.line, p.order_id
+), added AS (
+    UPDATE work_order w
+    SET good_by_station = w.good_by_station || p.good,
+        scrap_by_station = w.scrap_by_station || p.scrap
+    FROM per_order p
+    WHERE w.factory = p.factory AND w.line = p.line AND w.order_id = p.order_id
+)
+SELECT coalesce(array_agg(b.n), '{}') FROM batch b
+WHERE NOT EXISTS (
+    SELECT 1 FROM stored s
+    WHERE s.factory = b.factory AND s.line = b.line AND s.event_id = b.event_id)
+"""
+"""Steps 2 and 7a of `processor` in one statement; returns the positions (from 1) of the
+events stored already. Data-modifying ``WITH`` parts run once each, whether read or not, and
+see the tables as they were before the statement, so ``added`` counts exactly the production
+rows that ``stored`` inserted, against the orders as the previous batch left them."""
+
+
+async def store_events(connection: Connection, *, events: Sequence[E]) -> list[E]:
+    """Store the events not stored yet, and add the production among them to the counts of
+    every order of its line whose span covers its ts; return the events stored now (to be
+    applied), in their order.
 
     ``events`` must hold no repeat of a key (see `fold.unique`).
     """
     if not events:
-        return set()
-    rows = await connection.fetch(
-        "INSERT INTO floor_event (factory, line, event_id, station, kind, ts, action,"
-        " material_id, quantity, unit, good, scrap)"
-        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-        " $6::timestamptz[], $7::text[], $8::text[], $9::float8[], $10::text[], $11::bigint[],"
-        " $12::bigint[]) ON CONFLICT DO NOTHING RETURNING factory, line, event_id",
-        *_columns(map(_row, events), 12),
-    )
-    return {(r["factory"], r["line"], r["event_id"]) for r in rows}
+        return []
+    repeated = set(await connection.fetchval(_STORE_EVENTS, *_event_columns(events)))
+    if not repeated:
+        return list(events)
+    return [e for n, e in enumerate(events, 1) if n not in repeated]
 
 
 _MACHINE_NEWER = (
@@ -254,38 +312,6 @@ async def write_stocks(connection: Connection, *, stocks: Mapping[MaterialKey, S
         for key, s in stocks.items()
     ]
     await connection.execute(_WRITE_STOCKS, *_columns(rows, 13))
-
-
-_ADD_PRODUCTION = """
-WITH made AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[],
-                         $6::bigint[]) AS m(factory, line, station, ts, good, scrap)
-), per_station AS (
-    SELECT o.factory, o.line, o.order_id, m.station, sum(m.good) AS good, sum(m.scrap) AS scrap
-    FROM made m JOIN work_order o ON o.factory = m.factory AND o.line = m.line
-        AND o.started_at <= m.ts AND (o.ended_at IS NULL OR m.ts < o.ended_at)
-    GROUP BY o.factory, o.line, o.order_id, m.station
-), per_order AS (
-    SELECT p.factory, p.line, p.order_id,
-        jsonb_object_agg(p.station,
-            coalesce((o.good_by_station ->> p.station)::numeric, 0) + p.good) AS good,
-        jsonb_object_agg(p.station,
-            coalesce((o.scrap_by_station ->> p.station)::numeric, 0) + p.scrap) AS scrap
-    FROM per_station p JOIN work_order o USING (factory, line, order_id)
-    GROUP BY p.factory, p.line, p.order_id
-)
-UPDATE work_order w
-SET good_by_station = w.good_by_station || p.good, scrap_by_station = w.scrap_by_station || p.scrap
-FROM per_order p
-WHERE w.factory = p.factory AND w.line = p.line AND w.order_id = p.order_id
-"""
-
-
-async def add_production(connection: Connection, *, made: Sequence[ProductionEvent]) -> None:
-    """Add new production to the counts of every order of its line whose span covers its ts."""
-    if made:
-        rows = [(e.factory, e.line, e.station, e.ts, e.good, e.scrap) for e in made]
-        await connection.execute(_ADD_PRODUCTION, *_columns(rows, 6))
 
 
 def _keys(rows: Iterable[Any]) -> set[OrderKey]:
