@@ -6,9 +6,24 @@ The protocol, per batch of records from the partitions this consumer is assigned
 2. open one PostgreSQL transaction and lock the stored offsets of the batch's partitions; if one
    is not where this consumer expects it (another member of the group took the partition over
    and moved on: this one is a zombie), roll back and seek to the stored offsets;
-3. apply the handler to the batch in that transaction, and store each partition's next offset;
-4. commit. A consumer killed before this point leaves nothing: the transaction rolls back, and
-   whoever owns the partition next resumes from the stored offset.
+3. apply the handler to the batch in a savepoint of that transaction (`runtime.poison`):
+   a. where the handler raises an error that is the records' (not `retryable`), roll back to
+      the savepoint and apply each half in a savepoint of its own, recursively, down to
+      single records; every part either commits with the batch or is rolled back;
+   b. a record that fails alone is poison: stored in ``poison_record`` with its error, in this
+      transaction, and counted as skipped (``poison``);
+   c. more than `poison.RUN_LIMIT` records failing alone in a row (no record applied between
+      them, in this batch or the ones before) is a bug in the code or the schema, not poison:
+      raise `poison.EveryRecordFails`, which rolls the batch back and stops the consumer;
+4. store each partition's next offset (past any poison) in the transaction;
+5. commit, then log each poison record once. A consumer killed before the commit leaves
+   nothing: the transaction rolls back, and whoever owns the partition next resumes from the
+   stored offset.
+
+An error that is `retryable` (the connection is lost, or the database cannot apply anything
+now: a deadlock, a serialization failure, a cancelled statement, resources short), at any
+step or depth, rolls the batch back; the consumer seeks back to it and retries it a moment
+later. A database that goes away is logged once, then summarised (`outage.Outage`).
 
 Offsets in PostgreSQL are the truth; Kafka's committed offsets are not used. On assignment the
 consumer seeks to the stored offsets (the log's start for a partition never seen). Where a stored
@@ -16,8 +31,8 @@ offset lies beyond the log's end, as after a restart of the memory-only embedded
 resumes at the log's end and logs it once for that partition.
 
 After each commit the loop updates the processor's metrics (`consumer_metrics`) from the
-handler's `BatchResult`, and each partition's lag from the log end offset of the last fetch.
-A database that goes away is logged once, then summarised (`outage.Outage`).
+handler's `BatchResult` (its parts' merged, where the batch was bisected), and each
+partition's lag from the log end offset of the last fetch.
 """
 
 from __future__ import annotations
@@ -27,6 +42,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -40,6 +56,7 @@ from floorstream.services.runtime.consumer_metrics import (
     ProcessorMetrics,
 )
 from floorstream.services.runtime.outage import Outage
+from floorstream.services.runtime.poison import PoisonStore, isolate, log_poison
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +64,32 @@ Records = Sequence[ConsumerRecord[bytes, bytes]]
 Handler = Callable[[Any, Records], Awaitable[BatchResult | None]]
 """Applies a batch inside the open transaction (an asyncpg connection is passed); returns
 what it did with the events, for the metrics (None: nothing to count)."""
+
+
+_UNAVAILABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)
+_TRANSIENT = (
+    asyncpg.TransactionRollbackError,  # 40: serialization failure, deadlock
+    asyncpg.InsufficientResourcesError,  # 53: disk full, out of memory, too many connections
+    asyncpg.LockNotAvailableError,  # 55P03
+    asyncpg.OperatorInterventionError,  # 57: statement cancelled, server shutting down
+    asyncpg.PostgresSystemError,  # 58: I/O error
+)
+
+
+# asyncpg's client-side DataError (a value its codec cannot encode, as an int out of a
+# column's range) is an InterfaceError, but the fault of a record, not of the connection
+_ENCODING = asyncpg.exceptions._base.DataError
+
+
+def retryable(error: Exception) -> bool:
+    """The batch's error is not its records': the database is away, or cannot apply anything
+    now. The batch is retried, never bisected (a record must not be skipped for it)."""
+    return isinstance(error, _UNAVAILABLE + _TRANSIENT) and not isinstance(error, _ENCODING)
 
 
 class Fenced(Exception):
@@ -143,6 +186,9 @@ class TransactionalConsumer:
         self._bootstrap = bootstrap
         self._pool = pool
         self._offsets = OffsetStore(group)
+        self._poison = PoisonStore(group)
+        # records that failed alone in a row at the end of the last committed batch (step 3c)
+        self._poison_run = 0
         self._handler = handler
         self._batch_max = batch_max
         self._batch_ms = batch_ms
@@ -154,13 +200,15 @@ class TransactionalConsumer:
         self._database = Outage(log, "database", clock=clock, detail="retrying the batch")
         self._metrics = metrics
         self._clock = clock
+        self._generation = 0  # counts rebalances: a batch fetched before one is dropped
         self.lock = asyncio.Lock()
-        """Held by a batch from fetch to commit, and by a rebalance."""
+        """Held by a batch from just after its fetch to its commit, and by a rebalance."""
 
     def listener(self) -> ConsumerRebalanceListener:
         return _Rebalance(self)
 
     def forget(self, partitions: Sequence[TopicPartition]) -> None:
+        self._generation += 1
         for tp in partitions:
             self._stored.pop(tp, None)
             self._next.pop(tp, None)
@@ -173,6 +221,7 @@ class TransactionalConsumer:
 
     async def resume(self, partitions: Sequence[TopicPartition]) -> None:
         """Seek each partition to its stored offset."""
+        self._generation += 1
         if not partitions:
             return
         stored = await self._offsets.load(self._pool, partitions)
@@ -192,14 +241,20 @@ class TransactionalConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Apply batches until ``stop`` is set; each batch is committed before the next fetch."""
         while not stop.is_set():
+            generation = self._generation
             fetched = await self._consumer.getmany(
                 timeout_ms=self._batch_ms, max_records=self._batch_max
             )
-            batch = {
-                tp: records for tp, records in fetched.items() if records and tp in self._stored
-            }  # records of a revoked partition: not ours
-            if batch:
-                await self._apply(batch, stop)
+            async with self.lock:  # a rebalance waits for this batch to commit
+                if generation != self._generation:
+                    # A rebalance came between the fetch and now: it sought every partition
+                    # it gave this member to the stored offset, so this batch is read again.
+                    continue
+                batch = {
+                    tp: records for tp, records in fetched.items() if records and tp in self._stored
+                }
+                if batch:
+                    await self._apply(batch, stop)
             self._report_lag()
 
     def _report_lag(self) -> None:
@@ -219,25 +274,35 @@ class TransactionalConsumer:
         try:
             async with self._pool.acquire() as connection, connection.transaction():
                 await self._offsets.check_and_lock(connection, expected)  # step 2
-                result = await self._handler(connection, records)  # step 3
-                await self._offsets.save(connection, positions)
+                isolated = await isolate(  # step 3
+                    records,
+                    partial(self._apply_part, connection),
+                    retryable=retryable,
+                    run=self._poison_run,
+                )
+                await self._poison.save(connection, isolated.poison)  # step 3b
+                await self._offsets.save(connection, positions)  # step 4
         except Fenced as fenced:
             log.warning("batch not applied: %s; another member owns it now", fenced)
             await self.resume(list(self._stored))
             return
-        except (
-            OSError,
-            asyncpg.PostgresConnectionError,
-            asyncpg.InterfaceError,
-            asyncpg.CannotConnectNowError,
-        ) as error:
+        except Exception as error:
+            if not retryable(error):
+                raise  # step 3c, or a bug outside the handler
             await self._database_away(error, batch, stop)
             return
-        self._stored.update(positions)  # step 4 done: committed
+        self._stored.update(positions)  # step 5 done: committed
         self._next.update(positions)
+        self._poison_run = isolated.run
+        log_poison(self._offsets.group, isolated.poison)
         self._database.recovered()
         if self._metrics is not None:
-            self._metrics.batch_done(result, self._clock() - started)
+            self._metrics.batch_done(isolated.result, self._clock() - started)
+
+    async def _apply_part(self, connection: Any, records: Records) -> BatchResult | None:
+        """The handler on ``records`` in a savepoint: rolled back to it where the handler raises."""
+        async with connection.transaction():
+            return await self._handler(connection, records)
 
     async def _database_away(
         self, error: BaseException, batch: dict[TopicPartition, list[Any]], stop: asyncio.Event

@@ -8,6 +8,7 @@ are told apart.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
@@ -19,6 +20,8 @@ LATE_AFTER: Final = timedelta(hours=1)
 
 NOT_AN_EVENT: Final = "not_an_event"
 PAST_RETENTION: Final = "past_retention"
+POISON: Final = "poison"
+"""A record the handler failed on alone, set aside by the consumer loop (`runtime.poison`)."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,22 @@ class BatchResult:
     late: int = 0
     """Applied events whose ``ts`` was more than `LATE_AFTER` before the processor's clock."""
     skipped: dict[str, int] = field(default_factory=dict)
-    """Records skipped, by reason (`NOT_AN_EVENT`, `PAST_RETENTION`)."""
+    """Records skipped, by reason (`NOT_AN_EVENT`, `PAST_RETENTION`, `POISON`)."""
+
+
+def merged(results: Iterable[BatchResult | None]) -> BatchResult:
+    """The sum of the results of a batch's parts (None counts nothing)."""
+    applied = duplicates = late = 0
+    skipped: dict[str, int] = {}
+    for result in results:
+        if result is None:
+            continue
+        applied += result.applied
+        duplicates += result.duplicates
+        late += result.late
+        for reason, count in result.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + count
+    return BatchResult(applied=applied, duplicates=duplicates, late=late, skipped=skipped)
 
 
 @dataclass(frozen=True)
@@ -90,7 +108,8 @@ class ProcessorMetrics:
             skipped=Counter(
                 f"{prefix}_skipped",
                 "records skipped, by reason: not_an_event (not of the contract), "
-                "past_retention (ts older than the retention period)",
+                "past_retention (ts older than the retention period), poison (the processor "
+                "failed on the record alone: set aside in poison_record)",
                 ["group", "reason"],
                 registry=registry,
             ),
