@@ -7,7 +7,8 @@ Tree::
     │   ├── InvalidMqttUrl    (mqtt_url.py) not mqtt[s]://[user:pass@]host:port
     │   └── CredentialsError  (mqtt_credentials.py) no such MQTT account, or one exists
     ├── ServerStartError      an embedded server did not start or did not answer in time
-    └── MigrationError        a migration file failed to apply
+    ├── MigrationError        a migration file failed to apply
+    └── EveryRecordFails      (poison.py) records keep failing alone: a bug, not poison
 """
 
 from __future__ import annotations
