@@ -200,15 +200,13 @@ class TransactionalConsumer:
         self._database = Outage(log, "database", clock=clock, detail="retrying the batch")
         self._metrics = metrics
         self._clock = clock
-        self._generation = 0  # counts rebalances: a batch fetched before one is dropped
         self.lock = asyncio.Lock()
-        """Held by a batch from just after its fetch to its commit, and by a rebalance."""
+        """Held by a rebalance. (Not yet by a batch: see the note on `run`.)"""
 
     def listener(self) -> ConsumerRebalanceListener:
         return _Rebalance(self)
 
     def forget(self, partitions: Sequence[TopicPartition]) -> None:
-        self._generation += 1
         for tp in partitions:
             self._stored.pop(tp, None)
             self._next.pop(tp, None)
@@ -221,7 +219,6 @@ class TransactionalConsumer:
 
     async def resume(self, partitions: Sequence[TopicPartition]) -> None:
         """Seek each partition to its stored offset."""
-        self._generation += 1
         if not partitions:
             return
         stored = await self._offsets.load(self._pool, partitions)
@@ -239,22 +236,25 @@ class TransactionalConsumer:
             self._stored[tp] = stored.get(tp, 0)  # a missing row is created at 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Apply batches until ``stop`` is set; each batch is committed before the next fetch."""
+        """Apply batches until ``stop`` is set; each batch is committed before the next fetch.
+
+        Known gap: a batch does not hold `lock`, so a rebalance that gives a partition back to
+        this member while its batch is in the transaction seeks it to the offset stored before
+        that batch commits, and the batch's records are read once more. The offsets check lets
+        them through (they match again), so they are applied twice; both processors drop an
+        ``event_id`` they already hold, so no figure changes. Holding the lock across a batch
+        needs the batch dropped and its partitions sought back when a rebalance came during the
+        fetch; a first try of that lost records and was taken back.
+        """
         while not stop.is_set():
-            generation = self._generation
             fetched = await self._consumer.getmany(
                 timeout_ms=self._batch_ms, max_records=self._batch_max
             )
-            async with self.lock:  # a rebalance waits for this batch to commit
-                if generation != self._generation:
-                    # A rebalance came between the fetch and now: it sought every partition
-                    # it gave this member to the stored offset, so this batch is read again.
-                    continue
-                batch = {
-                    tp: records for tp, records in fetched.items() if records and tp in self._stored
-                }
-                if batch:
-                    await self._apply(batch, stop)
+            batch = {
+                tp: records for tp, records in fetched.items() if records and tp in self._stored
+            }  # records of a revoked partition: not ours
+            if batch:
+                await self._apply(batch, stop)
             self._report_lag()
 
     def _report_lag(self) -> None:
