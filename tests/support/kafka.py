@@ -1,4 +1,4 @@
-"""Reading what reached Kafka, in tests."""
+"""Reading what reached Kafka, and writing events to a topic of a test's own, in tests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import time
 import uuid
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from floorstream.schemas import Event
 
 
 async def collect(
@@ -53,3 +56,25 @@ async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+async def publish_to_new_topic(
+    bootstrap: str, events: list[Event], *, prefix: str = "test.events", partitions: int = 4
+) -> str:
+    """A new topic of ``partitions`` holding ``events`` (keyed as the gateway keys them); its
+    name."""
+    topic = f"{prefix}.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        sent = [await producer.send(topic, e.to_kafka_value(), key=e.kafka_key) for e in events]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+    return topic

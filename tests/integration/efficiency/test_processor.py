@@ -20,13 +20,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from floorstream.schemas import Event, MachineEvent, OrderEvent, ProductionEvent, validate_message
 from floorstream.services.efficiency.core import MinuteBucket, fold_station
 from floorstream.services.runtime.embedded.stack import Endpoints
 from floorstream.services.simulator.model import SimulationConfig, simulate
+from tests.support.kafka import publish_to_new_topic
 
 pytestmark = pytest.mark.integration
 
@@ -107,21 +106,7 @@ async def _hours_disagreeing(url: str, factory: str) -> list[asyncpg.Record]:
 
 
 async def _publish(bootstrap: str, events: list[Event]) -> str:
-    topic = f"test.events.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 4, 1)])
-    finally:
-        await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    await producer.start()
-    try:
-        sent = [await producer.send(topic, e.to_kafka_value(), key=e.kafka_key) for e in events]
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-    return topic
+    return await publish_to_new_topic(bootstrap, events, prefix="test.events")
 
 
 async def _lag(url: str, group: str, topic: str, total: int) -> int:

@@ -23,8 +23,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import ConsumerRecord
 
 from floorstream.schemas import Event, validate_message
@@ -32,6 +30,7 @@ from floorstream.services.floor.processor import retaining
 from floorstream.services.runtime.database import migrate
 from floorstream.services.runtime.embedded.stack import Endpoints
 from floorstream.services.simulator.model import SimulationConfig, simulate
+from tests.support.kafka import publish_to_new_topic
 
 pytestmark = pytest.mark.integration
 
@@ -364,21 +363,7 @@ async def test_events_older_than_the_retention_are_skipped(
 
 
 async def _publish(bootstrap: str, events: list[Event]) -> str:
-    topic = f"test.floor.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 4, 1)])
-    finally:
-        await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    await producer.start()
-    try:
-        sent = [await producer.send(topic, e.to_kafka_value(), key=e.kafka_key) for e in events]
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-    return topic
+    return await publish_to_new_topic(bootstrap, events, prefix="test.floor")
 
 
 async def _lag(connection: Any, group: str, topic: str, total: int) -> int:
