@@ -116,13 +116,16 @@ async def test_a_silently_dead_feed_is_marked_stale_by_the_heartbeat_timeout(
 
 
 async def test_the_pages_and_their_data_need_a_token_and_the_assets_do_not(api: Api) -> None:
-    pages = ["/", "/boards/fb", "/boards/fb/kanban", "/boards/fb/l1"]
+    pages = {"/": "index", "/boards/fb": "factory", "/boards/fb/kanban": "kanban"}
+    pages["/boards/fb/l1"] = "line"
     async with httpx.AsyncClient(base_url=api.url) as http:
-        for path in pages:
+        for path, page in pages.items():
             assert (await http.get(path)).status_code == 401, path
             answer = await http.get(path, params={"token": TOKEN})
             assert answer.status_code == 200, path
             assert answer.headers["cache-control"] == "no-cache"
+            assert f'src="/static/{page}.js"' in answer.text  # one shell, its own script
+            assert "$" not in answer.text
         for path in ["/static/board.css", "/static/feed.js"]:
             answer = await http.get(path)
             assert answer.status_code == 200, path

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from string import Template
 from typing import Final
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -47,35 +48,45 @@ def static_files() -> StaticFiles:
     return _RevalidatedStaticFiles(packages=[_PACKAGE])
 
 
+_TITLES: Final = {
+    "index": "floorstream",
+    "factory": "Factory board",
+    "kanban": "Kanban",
+    "line": "Line board",
+}
+
+
 @cache
-def _static_directory() -> str:
-    return str(resources.files(_PACKAGE[0]) / _PACKAGE[1])
+def _page_html(page: str) -> str:
+    """The one page shell (``page.html``) with the page's title, script and body class."""
+    shell = (resources.files(_PACKAGE[0]) / _PACKAGE[1] / "page.html").read_text("utf-8")
+    return Template(shell).substitute(title=_TITLES[page], page=page)
 
 
-def _page(name: str) -> FileResponse:
-    return FileResponse(f"{_static_directory()}/{name}", media_type="text/html", headers=_NO_CACHE)
+def _page(page: str) -> HTMLResponse:
+    return HTMLResponse(_page_html(page), headers=_NO_CACHE)
 
 
 @router.get("/")
-async def index_page(caller: LineLister) -> FileResponse:
+async def index_page(caller: LineLister) -> HTMLResponse:
     """The factories and lines the viewer may see (the list comes from ``/api/v1/lines``)."""
-    return _page("index.html")
+    return _page("index")
 
 
 @router.get("/boards/{factory}")
-async def factory_page(factory: FactoryPath, caller: FloorReader) -> FileResponse:
+async def factory_page(factory: FactoryPath, caller: FloorReader) -> HTMLResponse:
     """Every line of the factory as a tile."""
-    return _page("factory.html")
+    return _page("factory")
 
 
 # Before the line board: a line named "kanban" has no board page of its own.
 @router.get("/boards/{factory}/kanban")
-async def kanban_page(factory: FactoryPath, caller: FloorReader) -> FileResponse:
+async def kanban_page(factory: FactoryPath, caller: FloorReader) -> HTMLResponse:
     """The factory's material kanban, for the warehouse: open cards by status."""
-    return _page("kanban.html")
+    return _page("kanban")
 
 
 @router.get("/boards/{factory}/{line}")
-async def line_page(factory: FactoryPath, line: LinePath, caller: FloorReader) -> FileResponse:
+async def line_page(factory: FactoryPath, line: LinePath, caller: FloorReader) -> HTMLResponse:
     """The line board, for the screen beside the line."""
-    return _page("line.html")
+    return _page("line")
