@@ -98,6 +98,9 @@ _REASONS = """coalesce((SELECT jsonb_object_agg(r.key, r.ms ORDER BY r.key)
 
 # One statement: the hours of the windows that still have minutes are upserted from their
 # sums; those that have none any more are deleted (disjoint rows, so the two do not meet).
+# "None any more" is asked of ``minute_bucket`` through its key, one probe per hour row: asked
+# of ``summed``, a CTE without an index, it was a nested loop over both (quadratic in the
+# stations a batch touches: 3.4 s of a 5,000-station batch).
 _REFRESH: Final = f"""
 WITH w AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],
@@ -114,9 +117,10 @@ WITH w AS (
     DELETE FROM hour_bucket AS h USING w
     WHERE h.factory = w.factory AND h.line = w.line AND h.station = w.station
       AND h.hour >= w.low AND h.hour < w.high
-      AND NOT EXISTS (SELECT 1 FROM summed AS s
-                      WHERE s.factory = h.factory AND s.line = h.line
-                        AND s.station = h.station AND s.hour = h.hour)
+      AND NOT EXISTS (SELECT 1 FROM minute_bucket AS b
+                      WHERE b.factory = h.factory AND b.line = h.line
+                        AND b.station = h.station
+                        AND b.minute >= h.hour AND b.minute < h.hour + interval '1 hour')
 )
 INSERT INTO hour_bucket (factory, line, station, hour, {", ".join(BUCKET_COLUMNS)},
                          down_by_reason)
