@@ -33,10 +33,17 @@ class RunningUp:
         return match[1]
 
     def service_pid(self, name: str) -> int:
+        pid = self.find_service(name)
+        if pid is None:
+            raise AssertionError(f"no {name} process under up")
+        return pid
+
+    def find_service(self, name: str) -> int | None:
+        """The pid of the service's process, or ``None`` (between a death and its restart)."""
         for pid in descendants(self.process.pid):
             if f"-m floorstream {name} " in command_line(pid):
                 return pid
-        raise AssertionError(f"no {name} process under up")
+        return None
 
 
 def get_json(url: str, token: str | None = None) -> tuple[int, dict[str, object]]:
