@@ -23,6 +23,7 @@ import asyncio
 import json
 import random
 import re
+import resource
 import secrets
 import subprocess
 import sys
@@ -41,6 +42,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from common import (
     conditions,
+    cpu_seconds_by_program,
+    cpu_share,
     http_ok,
     percentile,
     raise_open_files,
@@ -105,7 +108,9 @@ def publisher(url: str, rate: float, seconds: float, first_line: int) -> None:
         time.sleep(0.01)
     client.disconnect()
     client.loop_stop()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     result = {"sent": sent, "sent_per_s": sent / publishing, "acked": acked}
+    result["cpu_s"] = usage.ru_utime + usage.ru_stime
     result["acked_per_s"] = acked / max(last_ack - began, 1e-9)
     print(json.dumps(result))  # noqa: T201
 
@@ -245,12 +250,16 @@ async def _phase(
 ) -> dict[str, Any]:
     tracer_rate = len(tracers.lines) / 0.2  # about one tracer per line every 200 ms
     load = _load(stack, max(rate - tracer_rate, 1), args.seconds, len(tracers.lines))
+    cpu_before, began = cpu_seconds_by_program(), time.perf_counter()
     found, lost = await tracers.trace(args.seconds)
+    cpu_after, elapsed = cpu_seconds_by_program(), time.perf_counter() - began
     out, _ = await asyncio.to_thread(load.communicate, timeout=60)
     backlog = await _backlog(stack.database_url, gateway_port)
     delays = [d * 1000 for _, d in found]
     late = [d * 1000 for t, d in found if t >= args.seconds * 2 / 3]
     published = json.loads(out)
+    cpu_after["load publisher"] = published.pop("cpu_s")  # its own count: it has ended
+    cores = cpu_share(cpu_before, cpu_after, elapsed)
     phase = {
         "rate": rate,
         "load": published,
@@ -261,6 +270,8 @@ async def _phase(
         "p99": percentile(delays, 99),
         "p50_last_third": percentile(late, 50) if len(late) > 1 else None,
         "backlog_at_end": backlog,
+        "cores_busy": round(sum(cores.values()), 2),
+        "cores_by_program": cores,
     }
     say(f"  {rate:,} events/s: {phase}")
     drained = time.perf_counter()
@@ -344,14 +355,14 @@ def main() -> None:
                 stop_services(processes)
     base50, base99 = percentile(baseline, 50), percentile(baseline, 99)
     rows: list[tuple[object, ...]] = [
-        ("MQTT round trip (baseline)", None, None, base50, base99, 1.0, None, None)
+        ("MQTT round trip (baseline)", None, None, base50, base99, 1.0, None, None, None)
     ]
     for phase in phases:
         name = f"publish -> SSE changed at {phase['rate']:,}/s"
         achieved = phase["load"]["acked_per_s"] + phase["tracers_per_s"]
         rows.append(
             (name, achieved, phase["tracers"], phase["p50"], phase["p99"], phase["p99"] / base99,
-             phase["p50_last_third"], phase["backlog_at_end"])
+             phase["p50_last_third"], phase["backlog_at_end"], phase["cores_busy"])
         )  # fmt: skip
         detail = where | {"phase": phase}
         for label in ("p50", "p99"):
@@ -363,7 +374,7 @@ def main() -> None:
         f"end-to-end benchmark: {LINES} lines, {where['cpu_count']} cores, every service and "
         "server and this client on them",
         ["", "events/s acked", "tracers", "p50 ms", "p99 ms", "p99 x base", "p50 last 1/3",
-         "backlog"],
+         "backlog", "cores busy"],
         rows,
     )  # fmt: skip
 

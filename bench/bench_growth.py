@@ -57,6 +57,7 @@ def build(count: int, lines: int) -> list[Record]:
     for n in range(count):
         ts = (START + SPAN * n / count).isoformat()
         line = f"l{n % lines}"
+        body: dict[str, object]
         if draw.random() < 0.1:
             kind = "machine"
             body = {"state": draw.choice(["running", "idle", "down"]), "reason": "bench"}

@@ -198,3 +198,44 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds_by_program() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by every process of the machine, summed per
+    program: ``floorstream <service>`` for the services, the name of the executable for the
+    rest (``postgres`` sums the server and all its backends). A process that ended is not
+    counted, so take the difference of two samples of long-lived processes."""
+    found: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+        words = [a.decode(errors="replace") for a in argv if a]
+        if "floorstream" in words and "-m" in words:
+            name = f"floorstream {words[words.index('floorstream') + 1]}"
+        elif any(w.endswith("bench_end_to_end.py") for w in words):
+            name = "load publisher" if "--publisher" in words else "bench (tracers, screens)"
+        else:
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        found[name] = found.get(name, 0.0) + seconds
+    return found
+
+
+def cpu_share(
+    before: Mapping[str, float], after: Mapping[str, float], seconds: float
+) -> dict[str, float]:
+    """Per program, the cores it kept busy between two samples (1.0: one core all the time),
+    the busiest first; programs under 2 % of a core are left out."""
+    used = {name: (after[name] - before.get(name, 0.0)) / seconds for name in after}
+    return dict(
+        sorted(((n, round(u, 2)) for n, u in used.items() if u >= 0.02), key=lambda x: -x[1])
+    )

@@ -123,6 +123,7 @@ async def _serve(
                 stop=stop,
                 batch_max=settings.processor_batch_max,
                 batch_ms=settings.processor_batch_ms,
+                fetch_wait_ms=settings.processor_fetch_wait_ms,
                 metrics=metrics,
                 started=members.append,
             )

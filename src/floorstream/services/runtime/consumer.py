@@ -355,6 +355,7 @@ async def consume(
     stop: asyncio.Event,
     batch_max: int,
     batch_ms: int,
+    fetch_wait_ms: int = 500,
     metrics: ProcessorMetrics | None = None,
     started: Callable[[TransactionalConsumer], None] | None = None,
 ) -> None:
@@ -362,6 +363,7 @@ async def consume(
 
     ``metrics``, where given, get this group's series; ``started`` is called with the member
     once it is connected (the processor's readiness asks it whether Kafka answers).
+    ``fetch_wait_ms`` is the consumer's ``fetch_max_wait_ms`` (aiokafka's default: 500).
     """
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -370,6 +372,7 @@ async def consume(
         auto_offset_reset="earliest",
         client_id=f"floorstream-{group}",
         max_poll_records=batch_max,
+        fetch_max_wait_ms=fetch_wait_ms,
     )
     loop = TransactionalConsumer(
         consumer,
