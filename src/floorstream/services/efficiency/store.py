@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from floorstream.schemas import Event, MachineEvent, OrderEvent, ProductionEvent
 from floorstream.schemas.types import MachineState, OrderAction
@@ -252,10 +252,6 @@ async def fold_inputs(
     )
 
 
-BUCKET_COLUMNS = tuple(f.name for f in fields(MinuteBucket) if f.name != "down_by_reason")
-"""The numeric columns of ``minute_bucket``: one per field of `MinuteBucket`."""
-
-
 _STATION_INPUTS = """
 SELECT w.i, e.machine, e.event_id, e.ts, e.state, e.reason, e.good, e.scrap
 FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
@@ -298,18 +294,28 @@ class FoldWindow:
 
 
 async def station_inputs(
-    connection: Connection, *, windows: Sequence[FoldWindow]
+    connection: Connection, *, windows: Sequence[FoldWindow], production: bool = True
 ) -> list[tuple[list[Change], list[Made]]]:
     """For each window, in order: the station's machine changes in ``[since, until]`` with
     the one before and the one after (every change at those instants), and its production
-    in ``[start, end)``, the only production a window's buckets count. One statement."""
+    in ``[start, end)``, the only production a window's buckets count (none read when
+    ``production`` is false). One statement."""
     found: list[tuple[list[Change], list[Made]]] = [([], []) for _ in windows]
     if not windows:
         return found
     rows = await connection.fetch(
         _STATION_INPUTS,
         *_columns(
-            (w.factory, w.line, w.station, w.since, w.until, w.start, w.end) for w in windows
+            (
+                w.factory,
+                w.line,
+                w.station,
+                w.since,
+                w.until,
+                w.start,
+                w.end if production else w.start,
+            )
+            for w in windows
         ),
     )
     for i, machine, event_id, ts, state, reason, good, scrap in rows:
@@ -404,6 +410,48 @@ async def replace_buckets(connection: Connection, *, replaced: Sequence[Replacem
             records=rows,
             columns=["factory", "line", "station", "minute", *BUCKET_COLUMNS, "down_by_reason"],
         )
+
+
+_COUNTS = ("total_count", "good_count", "scrap_count", "startup_scrap", "count_without_ideal")
+
+# The ideal time is added as numeric: a bucket's is a whole number of microseconds, which its
+# float's shortest text spells exactly, so the sum is the one a fold of all the events makes.
+_ADD_PRODUCTION: Final = f"""
+INSERT INTO minute_bucket (factory, line, station, minute, {", ".join(BUCKET_COLUMNS)})
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],
+                     {
+    ", ".join(
+        f"${n}::{'float8' if c == 'ideal_time_s' else 'bigint'}[]"
+        for n, c in enumerate(BUCKET_COLUMNS, start=5)
+    )
+})
+ON CONFLICT (factory, line, station, minute) DO UPDATE SET
+    {", ".join(f"{c} = minute_bucket.{c} + EXCLUDED.{c}" for c in _COUNTS)},
+    ideal_time_s = (minute_bucket.ideal_time_s::text::numeric
+                    + EXCLUDED.ideal_time_s::text::numeric)::float8
+"""  # noqa: S608 - built from constant column names
+
+
+@dataclass(frozen=True, slots=True)
+class Addition:
+    """New production of a station (`tally_production`'s answer): added to its buckets."""
+
+    factory: str
+    line: str
+    station: str
+    buckets: Mapping[datetime, MinuteBucket]
+
+
+async def add_production(connection: Connection, *, added: Sequence[Addition]) -> None:
+    """Add each station's production buckets to its stored ones, column by column; a minute
+    with no bucket yet (nothing known there) gets the one given. One statement for all."""
+    rows = [
+        (a.factory, a.line, a.station, minute, *_NUMBERS(b))
+        for a in added
+        for minute, b in a.buckets.items()
+    ]
+    if rows:
+        await connection.execute(_ADD_PRODUCTION, *_columns(rows))
 
 
 def _columns(rows: Iterable[tuple[Any, ...]]) -> list[list[Any]]:

@@ -5,7 +5,9 @@ parameters. Two halves:
 
 - write side: `fold_station` turns a station's events into `MinuteBucket`s, a pure function
   of the set of events, so the processor recomputes and *replaces* buckets (exactly once,
-  whatever the order of arrival); `context_bounds` says which events a window needs.
+  whatever the order of arrival); `context_bounds` says which events a window needs;
+  `tally_production` is the part of new production alone, which the processor adds to the
+  stored buckets where nothing else changed.
 - read side: `scheduled_intervals` turns a line's shifts into UTC intervals, `efficiency`
   reads buckets over them into the contract's answer (`efficiency_from_totals` from
   buckets already summed, e.g. by SQL), `periods` and `efficiency_by` cut a
@@ -27,6 +29,7 @@ from floorstream.services.efficiency.core.fold import (
     DEFAULT_STARTUP_WINDOW_S,
     context_bounds,
     fold_station,
+    tally_production,
 )
 from floorstream.services.efficiency.core.periods import Period, efficiency_by, periods
 from floorstream.services.efficiency.core.schedule import (
@@ -69,5 +72,6 @@ __all__ = [
     "periods",
     "scheduled_intervals",
     "shift_occurrences",
+    "tally_production",
     "wall_to_utc",
 ]

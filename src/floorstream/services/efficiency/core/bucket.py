@@ -11,7 +11,6 @@ Exactness: for every bucket, ``sum of the state fields + small_stop_ms + unknown
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Final
@@ -31,8 +30,11 @@ class MinuteBucket:
     first change, or after the last interval that counts; see `fold_station`).
     `down_by_reason` splits `down_ms` by reason, sorted by reason, ``""`` for no reason.
     `ideal_time_s` is total count × ideal cycle time of the order running, for parts made
-    under an order that names one; `count_without_ideal` are the other parts, which the
-    reader multiplies by the line's ``ideal_cycle_time_s`` setting.
+    under an order that names one, the cycle time counted in whole microseconds, so that the
+    sum is exact and the production part of a bucket is a plain sum over its events (the
+    processor adds new production to a stored bucket; see `tally_production`);
+    `count_without_ideal` are the other parts, which the reader multiplies by the line's
+    ``ideal_cycle_time_s`` setting.
     """
 
     running_ms: Millis = 0
@@ -84,7 +86,7 @@ class MinuteTally:
     good: int = 0
     scrap: int = 0
     startup_scrap: int = 0
-    ideal_times_s: list[float] = field(default_factory=list)
+    ideal_us: int = 0
     count_without_ideal: int = 0
 
     def add_state(self, state: MachineState, reason: str | None, ms: Millis, small: bool) -> None:
@@ -117,7 +119,7 @@ class MinuteTally:
             good_count=self.good,
             scrap_count=self.scrap,
             startup_scrap=self.startup_scrap,
-            ideal_time_s=math.fsum(self.ideal_times_s),
+            ideal_time_s=self.ideal_us / 1_000_000,  # correctly rounded: exact where it can be
             count_without_ideal=self.count_without_ideal,
             down_by_reason=tuple(sorted(self.down_by_reason.items())),
         )

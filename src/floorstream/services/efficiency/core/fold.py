@@ -1,8 +1,10 @@
 """`fold_station`: one station's events → its minute buckets over a window.
 
 The buckets are a pure function of the *set* of events passed: duplicates (by ``event_id``)
-and arrival order change nothing. So the processor never adds to a stored bucket; it
-recomputes the minutes an event can touch and replaces them (guarantees 2 and 3):
+and arrival order change nothing. So the processor recomputes the minutes an event can touch
+and replaces them (guarantees 2 and 3), with one exception that keeps the same guarantee:
+new production alone changes only the production part of its minutes, a plain integer sum
+over the events, which the processor adds to the stored buckets (`tally_production`).
 
 1. An event at ``ts`` can change the minutes from ``previous change − max(T, W)`` up to
    ``next change + max(T, W)``, where the changes are the station's machine changes around
@@ -43,7 +45,7 @@ from floorstream.services.efficiency.core.types import (
     to_ms,
 )
 
-__all__ = ["DEFAULT_STARTUP_WINDOW_S", "context_bounds", "fold_station"]
+__all__ = ["DEFAULT_STARTUP_WINDOW_S", "context_bounds", "fold_station", "tally_production"]
 
 DEFAULT_STARTUP_WINDOW_S: Final = 600.0
 """Scrap within this many seconds after a setup ends is startup scrap."""
@@ -100,6 +102,33 @@ def fold_station(
         for minute in range(start, end, MINUTE_MS)
         for tally in (tallies.get(minute),)
     }
+
+
+def tally_production(
+    changes: Iterable[MachineChange],
+    production: Iterable[Production],
+    orders: Iterable[OrderChange],
+    *,
+    startup_window_s: float = DEFAULT_STARTUP_WINDOW_S,
+) -> dict[datetime, MinuteBucket]:
+    """What ``production`` adds to the station's buckets, per whole UTC minute of its events:
+    buckets with only the production fields set (counts, startup scrap, ideal time) and all
+    the minute unknown.
+
+    The production part of a `fold_station` bucket is a sum over its production events, each
+    counted from the changes and orders around it alone. So where a station's changes and its
+    line's orders stay as they were, a stored bucket plus this part of new production (events
+    it does not hold yet) is the fold of them all, to the bit (integers only, the ideal time in
+    microseconds). Pass the changes and orders `fold_station` would get for the minutes of
+    ``production`` (`context_bounds`); production is made unique by ``event_id`` as there.
+    """
+    tallies: dict[Millis, MinuteTally] = {}
+    ends = setup_ends(normalise_changes(changes))
+    _tally_production(tallies, -_FOREVER, _FOREVER, production, orders, ends, startup_window_s)
+    return {from_ms(minute): tally.freeze() for minute, tally in sorted(tallies.items())}
+
+
+_FOREVER: Final = 1 << 62  # ms: beyond any instant a datetime holds
 
 
 def context_bounds(
@@ -163,4 +192,4 @@ def _tally_production(
         if cycle is None:
             tally.count_without_ideal += good + scrap
         else:
-            tally.ideal_times_s.append((good + scrap) * cycle)
+            tally.ideal_us += (good + scrap) * round(cycle * 1_000_000)
