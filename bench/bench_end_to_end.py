@@ -301,7 +301,9 @@ async def _measure(
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _services(stack: Endpoints, folder: Path, token: str) -> tuple[list[Any], int, int]:
+def _services(
+    stack: Endpoints, folder: Path, token: str, settings: dict[str, str]
+) -> tuple[list[Any], int, int]:
     api_port, gateway_port, processor_port = free_port(), free_port(), free_port()
     env = service_env(
         stack,
@@ -309,6 +311,7 @@ def _services(stack: Endpoints, folder: Path, token: str) -> tuple[list[Any], in
         FLOORSTREAM_API_PORT=str(api_port),
         FLOORSTREAM_BOARD_MAX_FEEDS_PER_TOKEN="1000",  # noqa: S106 - a limit, not a secret
         FLOORSTREAM_LOG_LEVEL="warning",
+        **settings,
     )
     log = folder / "services.log"
     processes = [
@@ -332,20 +335,32 @@ def main() -> None:
     parser.add_argument("--rates", default="1000,5000", help="events/s per phase (1000,5000)")
     parser.add_argument("--seconds", type=float, default=12.0, help="seconds per phase (12)")
     parser.add_argument("--traced", type=int, default=20, help="tracer lines of the 200 (20)")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a FLOORSTREAM_* setting for the services, e.g. FLOORSTREAM_GATEWAY_LINGER_MS=20",
+    )
     parser.add_argument("--publisher", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.publisher:
         url, rate, seconds, first = args.publisher
         publisher(url, float(rate), float(seconds), int(first))
         return
+    settings = dict(setting.split("=", 1) for setting in args.setting)
     raise_open_files(4096)
     token = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory() as folder:
         with EmbeddedStack(StackPlan(Path(folder), durable=False)) as stack:
             where = conditions(
-                stack, lines=LINES, traced_lines=args.traced, seconds_per_phase=args.seconds
+                stack,
+                lines=LINES,
+                traced_lines=args.traced,
+                seconds_per_phase=args.seconds,
+                settings=settings,
             )
-            processes, api_port, gateway_port = _services(stack, Path(folder), token)
+            processes, api_port, gateway_port = _services(stack, Path(folder), token, settings)
             try:
                 say(f"end-to-end benchmark: {LINES} lines, {args.traced} traced")
                 _warm_up(stack)
