@@ -207,7 +207,8 @@ def cpu_seconds_by_program() -> dict[str, float]:
     """CPU seconds (user + system) used so far by every process of the machine, summed per
     program: ``floorstream <service>`` for the services, the name of the executable for the
     rest (``postgres`` sums the server and all its backends). A process that ended is not
-    counted, so take the difference of two samples of long-lived processes."""
+    counted, so take the difference of two samples of long-lived processes; nor is the
+    kernel's own work (its threads)."""
     found: dict[str, float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -220,6 +221,8 @@ def cpu_seconds_by_program() -> dict[str, float]:
         fields = stat[stat.rindex(")") + 2 :].split()
         seconds = (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
         words = [a.decode(errors="replace") for a in argv if a]
+        if not words:  # a kernel thread: its name changes with its work, so no diff holds
+            continue
         if "floorstream" in words and "-m" in words:
             name = f"floorstream {words[words.index('floorstream') + 1]}"
         elif any(w.endswith("bench_end_to_end.py") for w in words):
