@@ -22,8 +22,9 @@ consumer loop of `runtime.consumer` stores the offsets in the same one):
    count for it, from the same changes and orders (`tally_production`), an exact integer sum.
    Its minutes' earlier production is not read again, which at a production report a second
    per station was most of a batch's cost when each batch refolded the current minute;
-5. re-sum the UTC hours those minutes fall in (`rollup`): queries read whole hours from
-   ``hour_bucket`` and only the edge minutes from ``minute_bucket``.
+5. re-sum the UTC hours the refolded minutes fall in (`rollup`): queries read whole hours
+   from ``hour_bucket`` and only the edge minutes from ``minute_bucket``. Step 4b adds what
+   it adds to the minutes to their hours too, in the same statement.
 
 Every step is set-based: a batch costs the same few statements whatever the number of
 stations and lines it touches (`store`).
@@ -116,8 +117,8 @@ async def apply_batch(
     windows, added = await _touched(connection, new, thresholds)  # 3
     await _refold(connection, windows, thresholds)  # 4
     await _add_production(connection, new, added, thresholds)  # 4b
-    await rollup.refresh_hours(  # 5
-        connection, windows=[(*key, *span) for key, span in (windows | added).items()]
+    await rollup.refresh_hours(  # 5 (step 4b kept its own hours)
+        connection, windows=[(*key, *span) for key, span in windows.items()]
     )
     return result
 

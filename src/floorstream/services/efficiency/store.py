@@ -413,22 +413,46 @@ async def replace_buckets(connection: Connection, *, replaced: Sequence[Replacem
 
 
 _COUNTS = ("total_count", "good_count", "scrap_count", "startup_scrap", "count_without_ideal")
+_UNNEST = ", ".join(
+    f"${n}::{'float8' if c == 'ideal_time_s' else 'bigint'}[]"
+    for n, c in enumerate(BUCKET_COLUMNS, start=5)
+)
 
-# The ideal time is added as numeric: a bucket's is a whole number of microseconds, which its
+
+def _hour_sum(column: str) -> str:
+    """An hour's share of the added minutes: a minute row added anew counts whole (its
+    unknown time too), an updated one only with what was added to it (the production)."""
+    if column == "ideal_time_s":
+        return "sum(d.ideal_time_s::text::numeric)"
+    if column in _COUNTS:
+        return f"sum(d.{column})"
+    return f"sum(CASE WHEN m.added THEN d.{column} ELSE 0 END)"
+
+
+# One statement: the minutes, then their hours (`rollup`: an hour row is the sum of its stored
+# minutes and exists exactly when one of them does, so it gets what its minutes got). The
+# ideal time is added as numeric: a bucket's is a whole number of microseconds, which its
 # float's shortest text spells exactly, so the sum is the one a fold of all the events makes.
 _ADD_PRODUCTION: Final = f"""
-INSERT INTO minute_bucket (factory, line, station, minute, {", ".join(BUCKET_COLUMNS)})
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],
-                     {
-    ", ".join(
-        f"${n}::{'float8' if c == 'ideal_time_s' else 'bigint'}[]"
-        for n, c in enumerate(BUCKET_COLUMNS, start=5)
-    )
-})
-ON CONFLICT (factory, line, station, minute) DO UPDATE SET
-    {", ".join(f"{c} = minute_bucket.{c} + EXCLUDED.{c}" for c in _COUNTS)},
-    ideal_time_s = (minute_bucket.ideal_time_s::text::numeric
-                    + EXCLUDED.ideal_time_s::text::numeric)::float8
+WITH d AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], {_UNNEST})
+        AS d(factory, line, station, minute, {", ".join(BUCKET_COLUMNS)})
+), m AS (
+    INSERT INTO minute_bucket (factory, line, station, minute, {", ".join(BUCKET_COLUMNS)})
+    SELECT * FROM d
+    ON CONFLICT (factory, line, station, minute) DO UPDATE SET
+        {", ".join(f"{c} = minute_bucket.{c} + EXCLUDED.{c}" for c in _COUNTS)},
+        ideal_time_s = (minute_bucket.ideal_time_s::text::numeric
+                        + EXCLUDED.ideal_time_s::text::numeric)::float8
+    RETURNING factory, line, station, minute, xmax = 0 AS added
+)
+INSERT INTO hour_bucket (factory, line, station, hour, {", ".join(BUCKET_COLUMNS)})
+SELECT d.factory, d.line, d.station, date_trunc('hour', d.minute, 'UTC'),
+       {", ".join(_hour_sum(c) for c in BUCKET_COLUMNS)}
+FROM d JOIN m USING (factory, line, station, minute)
+GROUP BY 1, 2, 3, 4
+ON CONFLICT (factory, line, station, hour) DO UPDATE SET
+    {", ".join(f"{c} = hour_bucket.{c} + EXCLUDED.{c}" for c in BUCKET_COLUMNS)}
 """  # noqa: S608 - built from constant column names
 
 
@@ -444,7 +468,9 @@ class Addition:
 
 async def add_production(connection: Connection, *, added: Sequence[Addition]) -> None:
     """Add each station's production buckets to its stored ones, column by column; a minute
-    with no bucket yet (nothing known there) gets the one given. One statement for all."""
+    with no bucket yet (nothing known there) gets the one given. Their hours in
+    ``hour_bucket`` get the same, so they need no `rollup.refresh_hours`. One statement for
+    all. A station's minutes must be in ``added`` once."""
     rows = [
         (a.factory, a.line, a.station, minute, *_NUMBERS(b))
         for a in added
