@@ -4,7 +4,9 @@ Units: every duration inside the core is an integer number of milliseconds (`Mil
 every instant is milliseconds since the Unix epoch in UTC, so that sums are exact and a
 figure never depends on the order in which floats were added. Timestamps are floored to the
 millisecond on the way in. Ideal time is the one float figure (a count times a cycle time in
-seconds); it is summed with `math.fsum`, whose result does not depend on order either.
+seconds): in a minute bucket it is a whole number of microseconds (the cycle time counted to
+the microsecond), an exact sum; buckets are summed with `math.fsum`, whose result does not
+depend on order either.
 
 Inputs are structural (`Protocol`s): the event models of `floorstream.schemas` fit them, and
 so does any row type of the processor that has the same attributes.
