@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -58,11 +58,14 @@ async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> 
         await asyncio.sleep(0.05)
 
 
-async def publish_to_new_topic(
-    bootstrap: str, events: list[Event], *, prefix: str = "test.events", partitions: int = 4
+Record = tuple[bytes, bytes, int | None]
+"""A record to write: its key, its value and its partition (``None``: the key's)."""
+
+
+async def topic_holding(
+    bootstrap: str, records: Sequence[Record], *, prefix: str, partitions: int = 4
 ) -> str:
-    """A new topic of ``partitions`` holding ``events`` (keyed as the gateway keys them); its
-    name."""
+    """A new topic of ``partitions`` holding ``records``, in order; its name."""
     topic = f"{prefix}.{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -73,8 +76,20 @@ async def publish_to_new_topic(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
     try:
-        sent = [await producer.send(topic, e.to_kafka_value(), key=e.kafka_key) for e in events]
+        sent = [
+            await producer.send(topic, value, key=key, partition=partition)
+            for key, value, partition in records
+        ]
         await asyncio.gather(*sent)
     finally:
         await producer.stop()
     return topic
+
+
+async def publish_to_new_topic(
+    bootstrap: str, events: list[Event], *, prefix: str = "test.events", partitions: int = 4
+) -> str:
+    """A new topic of ``partitions`` holding ``events`` (keyed as the gateway keys them); its
+    name."""
+    records = [(e.kafka_key, e.to_kafka_value(), None) for e in events]
+    return await topic_holding(bootstrap, records, prefix=prefix, partitions=partitions)

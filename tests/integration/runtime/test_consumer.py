@@ -15,10 +15,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from floorstream.services.runtime.embedded.stack import Endpoints
-from tests.support.kafka import wait_for
+from tests.support.kafka import topic_holding, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -26,24 +25,8 @@ RECORDS = 6_000
 
 
 async def _topic_with_records(bootstrap: str, count: int, partitions: int = 4) -> str:
-    topic = f"test.consumer.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, partitions, 1)])
-    finally:
-        await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    await producer.start()
-    try:
-        batch = [
-            await producer.send(topic, f"r{i}".encode(), key=f"k{i % 50}".encode())
-            for i in range(count)
-        ]
-        await asyncio.gather(*batch)
-    finally:
-        await producer.stop()
-    return topic
+    records = [(f"k{i % 50}".encode(), f"r{i}".encode(), None) for i in range(count)]
+    return await topic_holding(bootstrap, records, prefix="test.consumer", partitions=partitions)
 
 
 class Members:

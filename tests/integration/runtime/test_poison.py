@@ -10,8 +10,6 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from asyncpg import Pool
 
 from floorstream.services.runtime.consumer import Handler, Records, consume
@@ -19,6 +17,7 @@ from floorstream.services.runtime.consumer_metrics import BatchResult
 from floorstream.services.runtime.database import open_database
 from floorstream.services.runtime.embedded.stack import Endpoints
 from floorstream.services.runtime.poison import RUN_LIMIT, EveryRecordFails
+from tests.support.kafka import topic_holding
 
 pytestmark = pytest.mark.integration
 
@@ -39,24 +38,8 @@ async def pool(stack: Endpoints) -> AsyncIterator[Pool]:
 
 async def _topic(bootstrap: str, values: Sequence[bytes]) -> str:
     """A topic holding ``values``, the i-th on partition i % `PARTITIONS`."""
-    topic = f"test.poison.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
-    finally:
-        await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    await producer.start()
-    try:
-        sent = [
-            await producer.send(topic, value, key=f"k{i}".encode(), partition=i % PARTITIONS)
-            for i, value in enumerate(values)
-        ]
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-    return topic
+    records = [(f"k{i}".encode(), value, i % PARTITIONS) for i, value in enumerate(values)]
+    return await topic_holding(bootstrap, records, prefix="test.poison", partitions=PARTITIONS)
 
 
 def _inserting(group: str, *, fail: Any = None) -> Handler:
