@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from floorstream.schemas import Event
+from floorstream.schemas import EVENTS_TOPIC, Event
+from floorstream.services.runtime.kafka_topics import ensure_topics
 
 
 async def collect(
@@ -93,3 +94,16 @@ async def publish_to_new_topic(
     name."""
     records = [(e.kafka_key, e.to_kafka_value(), None) for e in events]
     return await topic_holding(bootstrap, records, prefix=prefix, partitions=partitions)
+
+
+async def publish_to_events_topic(bootstrap: str, events: list[Event]) -> None:
+    """``events`` onto ``floor.events.v1`` (created where missing), keyed as the gateway keys
+    them, each acknowledged before the next."""
+    await ensure_topics(bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(EVENTS_TOPIC, event.to_kafka_value(), key=event.kafka_key)
+    finally:
+        await producer.stop()

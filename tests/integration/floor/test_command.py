@@ -9,17 +9,16 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from floorstream.schemas import EVENTS_TOPIC, Event, validate_message
+from floorstream.schemas import Event, validate_message
 from floorstream.services.efficiency import command
 from floorstream.services.floor import processor as floor
 from floorstream.services.runtime.consumer import Handler, Records
 from floorstream.services.runtime.embedded.stack import Endpoints
-from floorstream.services.runtime.kafka_topics import ensure_topics
 from floorstream.services.runtime.poison import RUN_LIMIT, EveryRecordFails
 from floorstream.services.runtime.settings import ProcessorSettings
 from tests.support.database import fresh_database
+from tests.support.kafka import publish_to_events_topic
 
 pytestmark = pytest.mark.integration
 
@@ -37,17 +36,6 @@ def _events(factory: str, more_production: int = 0) -> list[Event]:
         validate_message(f"floor/v1/{factory}/l1/s1/{kind}", json.dumps(payload).encode())
         for kind, payload in payloads
     ]
-
-
-async def _publish(bootstrap: str, events: list[Event]) -> None:
-    await ensure_topics(bootstrap)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(EVENTS_TOPIC, event.to_kafka_value(), key=event.kafka_key)
-    finally:
-        await producer.stop()
 
 
 def _settings(stack: Endpoints, url: str, tag: str) -> ProcessorSettings:
@@ -72,7 +60,7 @@ async def _count(url: str, query: str, factory: str) -> int:
 
 async def test_serve_runs_the_efficiency_and_the_floor_processor(stack: Endpoints) -> None:
     factory = f"c{uuid.uuid4().hex[:8]}"
-    await _publish(stack.kafka_bootstrap, _events(factory))
+    await publish_to_events_topic(stack.kafka_bootstrap, _events(factory))
     async with fresh_database(stack.database_url, "processor") as url:
         stop = asyncio.Event()
         serving = asyncio.create_task(command.serve(_settings(stack, url, factory), stop))
@@ -106,7 +94,9 @@ async def test_serve_fails_when_either_processor_fails(
     factory = f"c{uuid.uuid4().hex[:8]}"
     # a handler that fails on every record stops its processor once more than RUN_LIMIT fail
     # in a row (fewer would be set aside as poison records)
-    await _publish(stack.kafka_bootstrap, _events(factory, more_production=RUN_LIMIT))
+    await publish_to_events_topic(
+        stack.kafka_bootstrap, _events(factory, more_production=RUN_LIMIT)
+    )
     async with fresh_database(stack.database_url, "processor") as url:
         with pytest.raises(ExceptionGroup) as raised:
             await asyncio.wait_for(

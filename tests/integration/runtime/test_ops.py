@@ -12,15 +12,14 @@ from contextlib import asynccontextmanager
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from floorstream.schemas import EVENTS_TOPIC, Event, validate_message
+from floorstream.schemas import Event, validate_message
 from floorstream.services.efficiency import command
 from floorstream.services.runtime.embedded.process import free_port
 from floorstream.services.runtime.embedded.stack import Endpoints
-from floorstream.services.runtime.kafka_topics import ensure_topics
 from floorstream.services.runtime.settings import ProcessorSettings
 from tests.support.database import fresh_database
+from tests.support.kafka import publish_to_events_topic
 
 pytestmark = pytest.mark.integration
 
@@ -35,17 +34,6 @@ def _events(factory: str, count: int) -> list[Event]:
         )
         for n in range(count)
     ]
-
-
-async def _publish(bootstrap: str, events: list[Event]) -> None:
-    await ensure_topics(bootstrap)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(EVENTS_TOPIC, event.to_kafka_value(), key=event.kafka_key)
-    finally:
-        await producer.stop()
 
 
 @asynccontextmanager
@@ -93,7 +81,7 @@ def _value(text: str, name: str, **labels: str) -> float | None:
 async def test_metrics_and_readiness_of_a_running_processor(stack: Endpoints) -> None:
     tag = uuid.uuid4().hex[:8]
     factory = f"o{tag}"
-    await _publish(stack.kafka_bootstrap, _events(factory, 5))
+    await publish_to_events_topic(stack.kafka_bootstrap, _events(factory, 5))
     async with fresh_database(stack.database_url, "ops") as url:
         settings = _settings(stack, url, tag)
         async with _processor(settings) as http:
