@@ -1,5 +1,6 @@
 """The exactly-once consumer protocol against real Kafka (Tansu) and PostgreSQL: killed
-mid-batch, rebalanced, or resumed past a lost log, every record is applied exactly once."""
+mid-batch, rebalanced, or resumed on a new log after the broker lost its own, every record is
+applied exactly once."""
 
 from __future__ import annotations
 
@@ -15,9 +16,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 
+from floorstream.services.runtime.embedded.kafka import EmbeddedKafka
+from floorstream.services.runtime.embedded.process import free_port
 from floorstream.services.runtime.embedded.stack import Endpoints
-from tests.support.kafka import topic_holding, wait_for
+from tests.support.kafka import topic_holding
 
 pytestmark = pytest.mark.integration
 
@@ -120,9 +125,97 @@ async def test_two_members_one_killed_partitions_move_and_count_once(
     assert await _applied(stack.database_url, group) == (RECORDS, RECORDS)
 
 
-async def test_a_stored_offset_beyond_the_log_end_resumes_at_the_end_and_says_so(
+LOST = "is not the one the stored offset"
+
+
+async def _produce(bootstrap: str, topic: str, values: list[str], partitions: int) -> None:
+    """``values`` onto ``topic`` (created with ``partitions`` where it does not exist), spread
+    over its partitions by key."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send(topic, v.encode(), partition=i % partitions)
+            for i, v in enumerate(values)
+        ]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+async def _distinct_values(url: str, group: str) -> tuple[int, int]:
+    connection = await asyncpg.connect(url)
+    try:
+        row = await connection.fetchrow(
+            "SELECT count(*) AS n, count(DISTINCT value) AS d FROM applied WHERE grp = $1", group
+        )
+    finally:
+        await connection.close()
+    return int(row["n"]), int(row["d"])
+
+
+@pytest.mark.parametrize("new_records", [300, 60], ids=["longer", "shorter"])
+async def test_a_restarted_broker_s_new_log_is_read_from_its_start(
+    stack: Endpoints, members: list[Members], tmp_path: Path, new_records: int
+) -> None:
+    """The memory-only broker restarted: its new log holds more records than the old stored
+    positions, or fewer; every record of both logs is applied once, and each partition's loss
+    is said once."""
+    kafka = EmbeddedKafka(free_port(), log_path=tmp_path / "kafka.log")
+    kafka.start()
+    try:
+        topic, group = f"test.lost.{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}"
+        own = Endpoints(stack.mqtt_url, kafka.bootstrap, stack.database_url, stack.mqtt_flavour)
+        team = Members(own, group, topic, tmp_path / "consumer.log")
+        members.append(team)
+        await _produce(kafka.bootstrap, topic, [f"old{i}" for i in range(100)], partitions=3)
+        team.start()
+        await _wait_applied(stack.database_url, group, 100)
+        team.stop_all()
+        kafka.kill()  # its log is gone
+        kafka.start()
+        new = [f"new{i}" for i in range(new_records)]
+        await _produce(kafka.bootstrap, topic, new, partitions=3)
+        team.start()
+        await _wait_applied(stack.database_url, group, 100 + new_records)
+        await asyncio.sleep(0.5)  # nothing more may come
+        assert await _distinct_values(stack.database_url, group) == (100 + new_records,) * 2
+        assert (tmp_path / "consumer.log").read_text().count(LOST) == 3  # once per partition
+    finally:
+        kafka.stop()
+
+
+async def test_a_restart_on_the_same_log_goes_on_where_it_stopped(
     stack: Endpoints, members: list[Members], tmp_path: Path
 ) -> None:
+    topic, group = f"test.same.{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}"
+    team = Members(stack, group, topic, tmp_path / "consumer.log")
+    members.append(team)
+    await _produce(stack.kafka_bootstrap, topic, [f"a{i}" for i in range(100)], partitions=3)
+    team.start()
+    await _wait_applied(stack.database_url, group, 100)
+    team.stop_all()
+    await _produce(stack.kafka_bootstrap, topic, [f"b{i}" for i in range(50)], partitions=3)
+    team.start()
+    await _wait_applied(stack.database_url, group, 150)
+    await asyncio.sleep(0.5)
+    assert await _distinct_values(stack.database_url, group) == (150, 150)
+    assert LOST not in (tmp_path / "consumer.log").read_text()
+
+
+async def test_a_stored_offset_without_a_mark_beyond_the_log_end_reads_the_new_log(
+    stack: Endpoints, members: list[Members], tmp_path: Path
+) -> None:
+    """A row stored before marks existed, 5,000 records into a log that now holds 100: the log
+    is a new one, read from its start (never "resume at the end")."""
     topic = await _topic_with_records(stack.kafka_bootstrap, 100, partitions=1)
     group = f"g-{uuid.uuid4().hex[:8]}"
     connection = await asyncpg.connect(stack.database_url)
@@ -130,21 +223,15 @@ async def test_a_stored_offset_beyond_the_log_end_resumes_at_the_end_and_says_so
         "INSERT INTO consumer_offset (grp, topic, partition, next_offset) VALUES ($1, $2, 0, 5000)",
         group,
         topic,
-    )  # as if the broker had held 5,000 records before a restart
+    )
     await connection.close()
     team = Members(stack, group, topic, tmp_path / "consumer.log")
     members.append(team)
     team.start()
-    await wait_for(
-        lambda: "beyond the log's end" in (tmp_path / "consumer.log").read_text(), 60, "the warning"
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
-    await producer.start()
-    await producer.send_and_wait(topic, b"after", partition=0)
-    await producer.stop()
-    await _wait_applied(stack.database_url, group, 1)
-    assert await _applied(stack.database_url, group) == (1, 1)  # only what came after
-    assert (tmp_path / "consumer.log").read_text().count("beyond the log's end") == 1
+    await _wait_applied(stack.database_url, group, 100)
+    await asyncio.sleep(0.5)
+    assert await _applied(stack.database_url, group) == (100, 100)
+    assert (tmp_path / "consumer.log").read_text().count(LOST) == 1
 
 
 async def _wait_applied(url: str, group: str, at_least: int, timeout: float = 60) -> None:

@@ -25,29 +25,48 @@ now: a deadlock, a serialization failure, a cancelled statement, resources short
 step or depth, rolls the batch back; the consumer seeks back to it and retries it a moment
 later. A database that goes away is logged once, then summarised (`outage.Outage`).
 
-Offsets in PostgreSQL are the truth; Kafka's committed offsets are not used. On assignment the
-consumer seeks to the stored offsets (the log's start for a partition never seen). Where a stored
-offset lies beyond the log's end, as after a restart of the memory-only embedded broker, it
-resumes at the log's end and logs it once for that partition.
+Offsets in PostgreSQL are the truth. Each is stored with the *mark* of the log it belongs to: a
+fingerprint of the record just before it (`mark`). On assignment the consumer seeks one record
+back and checks that record against the mark before applying anything (`_checked`):
+
+- the same record: the same log; that record (applied already) is dropped, the rest applied;
+- another record there, or none (the log is shorter): a new log, as after a restart of the
+  memory-only embedded broker or a topic deleted and created again: it is read from its start,
+  and logged once with ``floorstream_processor_log_lost_total``;
+- the records before the stored offset deleted by retention, or a fetch that jumps past the
+  next offset: applied from where the log now starts, logged once with
+  ``floorstream_processor_position_reset_total`` (those records were never applied);
+- a fetch that goes back before the next offset while assigned (the log was replaced under a
+  running consumer): checked once more as on assignment.
+
+A position is never guessed from offsets alone: a new log may be longer than the old one.
+
+After each commit the positions are also committed to Kafka's group offsets, as a mirror
+(`_mirror`): never read back by the consumer, they tell the gateway, when Kafka keeps its log in
+memory only, which records the processors hold in PostgreSQL (`ingest.processed_gate`), and any
+Kafka tool the group's lag.
 
 After each commit the loop updates the processor's metrics (`consumer_metrics`) from the
-handler's `BatchResult` (its parts' merged, where the batch was bisected), and each
-partition's lag from the log end offset of the last fetch.
+handler's `BatchResult` (its parts' merged, where the batch was bisected), and each assigned
+partition's lag from its log end offset (from the assignment on, then from each fetch).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.structs import ConsumerRecord
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from asyncpg import Pool
 
 from floorstream.services.runtime.consumer_metrics import (
@@ -92,6 +111,32 @@ def retryable(error: Exception) -> bool:
     return isinstance(error, _UNAVAILABLE + _TRANSIENT) and not isinstance(error, _ENCODING)
 
 
+MIRROR_INTERVAL_S = 0.05
+"""At most this often the stored positions are committed to Kafka's group offsets as well."""
+
+
+def mark(record: ConsumerRecord[bytes, bytes]) -> bytes:
+    """The fingerprint of a record: what identifies the log at its offset.
+
+    Offset, timestamp (the producer's clock, in ms), key and value: a new log holding the very
+    same record at the same offset would need the same bytes produced in the same millisecond.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(record.offset.to_bytes(8, "big", signed=True))
+    digest.update(record.timestamp.to_bytes(8, "big", signed=True))
+    for part in (record.key, record.value):
+        digest.update(b"\x00" if part is None else b"\x01" + len(part).to_bytes(4, "big") + part)
+    return digest.digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A stored position: the next offset to read, and the mark of the record before it."""
+
+    next_offset: int
+    mark: bytes | None
+
+
 class Fenced(Exception):
     """The stored offset moved under this consumer: another member owns the partition now."""
 
@@ -104,16 +149,19 @@ class OffsetStore:
 
     async def load(
         self, pool: Pool, partitions: Sequence[TopicPartition]
-    ) -> dict[TopicPartition, int]:
+    ) -> dict[TopicPartition, Position]:
         rows = await pool.fetch(
-            "SELECT topic, partition, next_offset FROM consumer_offset"
+            "SELECT topic, partition, next_offset, log_mark FROM consumer_offset"
             " WHERE grp = $1 AND (topic, partition) IN"
             " (SELECT * FROM unnest($2::text[], $3::int[]))",
             self.group,
             [tp.topic for tp in partitions],
             [tp.partition for tp in partitions],
         )
-        return {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        return {
+            TopicPartition(r["topic"], r["partition"]): Position(r["next_offset"], r["log_mark"])
+            for r in rows
+        }
 
     async def check_and_lock(self, connection: Any, expected: dict[TopicPartition, int]) -> None:
         """Lock the partitions' rows; `Fenced` where one is not at the offset expected."""
@@ -143,11 +191,14 @@ class OffsetStore:
                     f"expected {expected[tp]}"
                 )
 
-    async def save(self, connection: Any, positions: dict[TopicPartition, int]) -> None:
+    async def save(self, connection: Any, positions: dict[TopicPartition, Position]) -> None:
         await connection.executemany(
-            "UPDATE consumer_offset SET next_offset = $4, updated_at = now()"
+            "UPDATE consumer_offset SET next_offset = $4, log_mark = $5, updated_at = now()"
             " WHERE grp = $1 AND topic = $2 AND partition = $3",
-            [(self.group, tp.topic, tp.partition, offset) for tp, offset in positions.items()],
+            [
+                (self.group, tp.topic, tp.partition, at.next_offset, at.mark)
+                for tp, at in positions.items()
+            ],
         )
 
 
@@ -176,14 +227,12 @@ class TransactionalConsumer:
         group: str,
         handler: Handler,
         *,
-        bootstrap: str,
         batch_max: int,
         batch_ms: int,
         metrics: GroupMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._consumer = consumer
-        self._bootstrap = bootstrap
         self._pool = pool
         self._offsets = OffsetStore(group)
         self._poison = PoisonStore(group)
@@ -194,14 +243,24 @@ class TransactionalConsumer:
         self._batch_ms = batch_ms
         # per assigned partition: the offset stored in PostgreSQL, as this member last knew it
         self._stored: dict[TopicPartition, int] = {}
-        # per assigned partition: the next offset to apply (for the lag)
-        self._next: dict[TopicPartition, int] = {}
-        self._beyond_end_logged: set[TopicPartition] = set()
+        # per assigned partition: the next offset to apply, and the mark of the record before
+        self._next: dict[TopicPartition, Position] = {}
+        # partitions sought one record back, whose first record fetched must match the mark
+        self._unchecked: set[TopicPartition] = set()
+        # per assigned partition: the log end offset at the assignment (until a fetch tells)
+        self._ends: dict[TopicPartition, int] = {}
+        # positions committed in PostgreSQL, not yet mirrored to Kafka's group offsets
+        self._unmirrored: dict[TopicPartition, int] = {}
+        self._committed = asyncio.Event()
         self._database = Outage(log, "database", clock=clock, detail="retrying the batch")
         self._metrics = metrics
         self._clock = clock
         self.lock = asyncio.Lock()
         """Held by a rebalance. (Not yet by a batch: see the note on `run`.)"""
+
+    @property
+    def group(self) -> str:
+        return self._offsets.group
 
     def listener(self) -> ConsumerRebalanceListener:
         return _Rebalance(self)
@@ -210,6 +269,9 @@ class TransactionalConsumer:
         for tp in partitions:
             self._stored.pop(tp, None)
             self._next.pop(tp, None)
+            self._ends.pop(tp, None)
+            self._unmirrored.pop(tp, None)
+            self._unchecked.discard(tp)
             if self._metrics is not None:
                 self._metrics.forget(tp.topic, tp.partition)
 
@@ -218,22 +280,54 @@ class TransactionalConsumer:
         await self._consumer.topics()
 
     async def resume(self, partitions: Sequence[TopicPartition]) -> None:
-        """Seek each partition to its stored offset."""
+        """Seek each partition to its stored position: one record back where that record can
+        be checked against the stored mark, its log's start where it was never read."""
         if not partitions:
             return
         stored = await self._offsets.load(self._pool, partitions)
         starts = await self._consumer.beginning_offsets(list(partitions))
-        ends = await self._consumer.end_offsets(list(partitions))
+        self._ends.update(await self._consumer.end_offsets(list(partitions)))
         for tp in partitions:
-            offset = stored.get(tp, starts[tp])
-            if offset > ends[tp]:
-                end = await self._true_end(tp, ends[tp])
-                if offset > end:
-                    self._log_beyond_end(tp, offset, end)
-                    offset = end
-            self._consumer.seek(tp, max(offset, starts[tp]))
-            self._next[tp] = max(offset, starts[tp])
-            self._stored[tp] = stored.get(tp, 0)  # a missing row is created at 0
+            at = stored.get(tp, Position(0, None))
+            self._stored[tp] = at.next_offset  # a missing row is created at 0
+            self._unchecked.discard(tp)
+            start = starts[tp]
+            if at.next_offset < start:  # retention deleted records never applied
+                self._reset(tp, at.next_offset, start, "deleted by retention before being read")
+                self._seek(tp, Position(start, None))
+            elif at.next_offset > start:
+                self._check(tp, at)
+            else:  # the log's start
+                self._seek(tp, at)
+        self._report_lag()
+
+    def _seek(self, tp: TopicPartition, at: Position) -> None:
+        self._consumer.seek(tp, at.next_offset)
+        self._next[tp] = at
+
+    def _check(self, tp: TopicPartition, at: Position) -> None:
+        """Read the record before ``at`` once more, to compare it with the mark (a row stored
+        before marks existed: check only that the log reaches ``at``)."""
+        self._consumer.seek(tp, at.next_offset if at.mark is None else at.next_offset - 1)
+        self._next[tp] = at
+        self._unchecked.add(tp)
+
+    async def _short_logs(self, fetched: dict[TopicPartition, Any]) -> None:
+        """Partitions being checked whose log, as the last fetch says, ends before their
+        stored position: new logs. (A broker may answer a fetch beyond the end with nothing
+        rather than an error: Tansu does.)"""
+        for tp in list(self._unchecked):
+            if fetched.get(tp):
+                continue
+            end = self._consumer.highwater(tp)
+            if end is not None and end < self._next[tp].next_offset:
+                self._unchecked.discard(tp)
+                await self._read_from_start(tp)
+
+    async def _read_from_start(self, tp: TopicPartition) -> None:
+        start = (await self._consumer.beginning_offsets([tp]))[tp]
+        self._log_lost(tp, self._next[tp].next_offset, start)
+        self._seek(tp, Position(start, None))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Apply batches until ``stop`` is set; each batch is committed before the next fetch.
@@ -246,29 +340,69 @@ class TransactionalConsumer:
         needs the batch dropped and its partitions sought back when a rebalance came during the
         fetch; a first try of that lost records and was taken back.
         """
-        while not stop.is_set():
-            fetched = await self._consumer.getmany(
-                timeout_ms=self._batch_ms, max_records=self._batch_max
-            )
-            batch = {
-                tp: records for tp, records in fetched.items() if records and tp in self._stored
-            }  # records of a revoked partition: not ours
-            if batch:
-                await self._apply(batch, stop)
-            self._report_lag()
+        mirror = asyncio.create_task(self._mirror(stop))
+        try:
+            while not stop.is_set():
+                fetched = await self._consumer.getmany(
+                    timeout_ms=self._batch_ms, max_records=self._batch_max
+                )
+                batch = {}
+                for tp, records in fetched.items():
+                    if records and tp in self._stored:  # else a revoked partition's: not ours
+                        records = await self._checked(tp, records)
+                        if records:
+                            batch[tp] = records
+                if self._unchecked:
+                    await self._short_logs(fetched)
+                if batch:
+                    await self._apply(batch, stop)
+                self._report_lag()
+        finally:
+            mirror.cancel()
+            await asyncio.gather(mirror, return_exceptions=True)
+            await self._mirror_once()  # what the last batches committed
+
+    async def _checked(self, tp: TopicPartition, records: list[Any]) -> list[Any]:
+        """The records of a fetch that continue the partition's stored position (see the
+        module's note); the others are dropped, and the partition sought where it should read."""
+        at = self._next[tp]
+        first = records[0].offset
+        if tp in self._unchecked:
+            self._unchecked.discard(tp)
+            if at.mark is None:  # a row stored before marks: the log must reach it
+                if first < at.next_offset:
+                    await self._read_from_start(tp)
+                    return []
+            elif first == at.next_offset - 1 and mark(records[0]) == at.mark:
+                return records[1:]  # the same log: its last applied record, then the rest
+            elif first <= at.next_offset - 1:  # another record there, or the log is shorter
+                await self._read_from_start(tp)
+                return []
+        elif first < at.next_offset:  # gone back while assigned: the log was replaced
+            self._check(tp, at)
+            return []
+        if first > at.next_offset:
+            self._reset(tp, at.next_offset, first, "not in the log any more")
+            self._next[tp] = Position(first, None)
+        return records
 
     def _report_lag(self) -> None:
         if self._metrics is None:
             return
         assigned = self._consumer.assignment()
-        for tp, position in self._next.items():
+        for tp, at in self._next.items():
             end = self._consumer.highwater(tp) if tp in assigned else None
-            if end is not None:  # known once a fetch for the partition has answered
-                self._metrics.lag(tp.topic, tp.partition, end - position)
+            if end is None:  # no fetch has answered for it yet: the end at the assignment
+                end = self._ends.get(tp)
+            if end is not None:
+                self._metrics.lag(tp.topic, tp.partition, end - at.next_offset)
 
     async def _apply(self, batch: dict[TopicPartition, list[Any]], stop: asyncio.Event) -> None:
         expected = {tp: self._stored[tp] for tp in batch}
-        positions = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+        positions = {
+            tp: Position(records[-1].offset + 1, mark(records[-1]))
+            for tp, records in batch.items()
+        }
         records = [record for records in batch.values() for record in records]
         started = self._clock()
         try:
@@ -291,8 +425,11 @@ class TransactionalConsumer:
                 raise  # step 3c, or a bug outside the handler
             await self._database_away(error, batch, stop)
             return
-        self._stored.update(positions)  # step 5 done: committed
-        self._next.update(positions)
+        for tp, at in positions.items():  # step 5 done: committed
+            self._stored[tp] = at.next_offset
+            self._next[tp] = at
+            self._unmirrored[tp] = at.next_offset
+        self._committed.set()
         self._poison_run = isolated.run
         log_poison(self._offsets.group, isolated.poison)
         self._database.recovered()
@@ -314,35 +451,61 @@ class TransactionalConsumer:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
 
-    async def _true_end(self, tp: TopicPartition, reported: int) -> int:
-        """The offset after the partition's last record, read rather than asked for.
+    async def _mirror(self, stop: asyncio.Event) -> None:
+        """Commit the positions stored in PostgreSQL to Kafka's group offsets as well, at most
+        every `MIRROR_INTERVAL_S`: for the gateway's memory-mode acknowledgements and for
+        Kafka's own tools. Never read back; a failed commit is tried again with the next."""
+        while not stop.is_set():
+            await self._committed.wait()
+            self._committed.clear()
+            await self._mirror_once()
+            await asyncio.sleep(MIRROR_INTERVAL_S)
 
-        Tansu answers ListOffsets with the base offset of the last record batch, short of the
-        end by up to a batch; a probe outside the group reads on from there.
-        """
-        probe = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
-        await probe.start()
+    async def _mirror_once(self) -> None:
+        assigned = self._consumer.assignment()
+        offsets = {tp: o for tp, o in self._unmirrored.items() if tp in assigned}
+        if not offsets:
+            return
         try:
-            probe.assign([tp])
-            probe.seek(tp, reported)
-            while await probe.getmany(tp, timeout_ms=500):
-                pass
-            end: int = await probe.position(tp)
-            return end
-        finally:
-            await probe.stop()
-
-    def _log_beyond_end(self, tp: TopicPartition, offset: int, end: int) -> None:
-        if tp not in self._beyond_end_logged:
-            self._beyond_end_logged.add(tp)
-            log.warning(
-                "%s[%d]: the stored offset %d is beyond the log's end %d (the broker "
-                "lost its log); resuming at the end",
-                tp.topic,
-                tp.partition,
-                offset,
-                end,
+            await self._consumer.commit(
+                {tp: OffsetAndMetadata(offset, "") for tp, offset in offsets.items()}
             )
+        except KafkaError as error:  # a rebalance, Kafka away: the next commit carries them
+            log.debug("group offsets not mirrored to Kafka yet: %s", error)
+            self._committed.set()
+            return
+        for tp, offset in offsets.items():
+            if self._unmirrored.get(tp) == offset:
+                del self._unmirrored[tp]
+
+    def _log_lost(self, tp: TopicPartition, stored: int, start: int) -> None:
+        log.warning(
+            "%s[%d] (group %s): the log is not the one the stored offset %d belongs to (the "
+            "record before it is missing or another: the broker lost its log, or the topic "
+            "was created again); reading the new log from its start, offset %d",
+            tp.topic,
+            tp.partition,
+            self.group,
+            stored,
+            start,
+        )
+        if self._metrics is not None:
+            self._metrics.log_lost(tp.topic, tp.partition)
+
+    def _reset(self, tp: TopicPartition, stored: int, now: int, why: str) -> None:
+        log.warning(
+            "%s[%d] (group %s): position reset from %d to %d: records %d..%d are %s",
+            tp.topic,
+            tp.partition,
+            self.group,
+            stored,
+            now,
+            stored,
+            now - 1,
+            why,
+        )
+        if self._metrics is not None:
+            self._metrics.position_reset(tp.topic, tp.partition)
 
 
 async def consume(
@@ -379,7 +542,6 @@ async def consume(
         pool,
         group,
         handler,
-        bootstrap=bootstrap,
         batch_max=batch_max,
         batch_ms=batch_ms,
         metrics=metrics.group(group) if metrics is not None else None,

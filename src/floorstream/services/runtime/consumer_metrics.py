@@ -62,6 +62,8 @@ class ProcessorMetrics:
     duplicates: Counter
     late_events: Counter
     skipped: Counter
+    log_lost: Counter
+    position_reset: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ProcessorMetrics:
@@ -113,6 +115,20 @@ class ProcessorMetrics:
                 ["group", "reason"],
                 registry=registry,
             ),
+            log_lost=Counter(
+                f"{prefix}_log_lost",
+                "a partition's log found not to be the one its stored offset belongs to (the "
+                "broker lost its log, or the topic was created again): read from its start",
+                ["group", "topic", "partition"],
+                registry=registry,
+            ),
+            position_reset=Counter(
+                f"{prefix}_position_reset",
+                "a partition's position moved past records never applied (retention deleted "
+                "them before they were read)",
+                ["group", "topic", "partition"],
+                registry=registry,
+            ),
         )
 
     def group(self, group: str) -> GroupMetrics:
@@ -144,6 +160,12 @@ class GroupMetrics:
 
     def lag(self, topic: str, partition: int, lag: int) -> None:
         self._metrics.lag.labels(self._group, topic, str(partition)).set(max(lag, 0))
+
+    def log_lost(self, topic: str, partition: int) -> None:
+        self._metrics.log_lost.labels(self._group, topic, str(partition)).inc()
+
+    def position_reset(self, topic: str, partition: int) -> None:
+        self._metrics.position_reset.labels(self._group, topic, str(partition)).inc()
 
     def forget(self, topic: str, partition: int) -> None:
         """A partition went to another member: its lag is that member's to report."""

@@ -12,6 +12,8 @@ before the restart, where no consumer of the new topic ever reads them.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -55,8 +57,24 @@ class EmbeddedKafka:
             self._create_topic(argv[0], topic, partitions)
         log.info("kafka (tansu, memory-only) ready on %s", self.bootstrap)
 
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid if self._child is not None else None
+
+    def exit_code(self) -> int | None:
+        """The broker's exit code once it has died by itself (None while it runs or before
+        it was started)."""
+        return self._child.returncode() if self._child is not None else None
+
     def stop(self) -> None:
         if self._child is not None:
+            self._child.stop(grace=5)
+            self._child = None
+
+    def kill(self) -> None:
+        """Kill -9: the broker and its log are gone at once (for the tests of that loss)."""
+        if self._child is not None and self._child.pid is not None:
+            os.kill(self._child.pid, signal.SIGKILL)
             self._child.stop(grace=5)
             self._child = None
 
