@@ -94,6 +94,9 @@ def test_a_shift_sent_over_mqtt_reads_back_through_the_api(up: RunningUp) -> Non
         return (
             stations.get("press", {}).get("reason") == "die change"
             and body.get("materials", [{}])[0].get("shortage") is True
+            # the order's counts come from the efficiency processor, the rest from the floor
+            # processor: two consumer groups, each at its own pace
+            and (body.get("order") or {}).get("good_count") == 1400
         )
 
     wait_until(settled, 30, f"the line's status; last seen {seen}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -25,7 +25,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from floorstream.ingest.metrics import GatewayMetrics
-from floorstream.ingest.types import OutageLog, Record
+from floorstream.ingest.types import Durable, OutageLog, Placed, Record
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class _Group:
     partition: int
     records: list[Record]
     positions: list[int]
-    on_durable: Callable[[Sequence[int]], None]
+    on_durable: Durable
 
 
 class KafkaSink:
@@ -105,15 +105,11 @@ class KafkaSink:
         nothing was sent), raises otherwise."""
         await self._producer.client.fetch_all_metadata()
 
-    async def submit(
-        self, records: Sequence[Record], on_durable: Callable[[Sequence[int]], None]
-    ) -> None:
+    async def submit(self, records: Sequence[Record], on_durable: Durable) -> None:
         for group in await self._groups(records, on_durable):
             await self._hand_over(group)
 
-    async def _groups(
-        self, records: Sequence[Record], on_durable: Callable[[Sequence[int]], None]
-    ) -> list[_Group]:
+    async def _groups(self, records: Sequence[Record], on_durable: Durable) -> list[_Group]:
         groups: dict[tuple[str, int], _Group] = {}
         partition_of: dict[str, dict[bytes, int]] = {}
         for position, record in enumerate(records):
@@ -190,7 +186,9 @@ class KafkaSink:
         error = future.exception()
         if error is None:
             self._recovered()
-            group.on_durable(group.positions)
+            offset = getattr(future.result(), "offset", None)  # RecordMetadata: the base offset
+            placed = None if offset is None else Placed(group.topic, group.partition, offset)
+            group.on_durable(group.positions, placed)
             return
         self._outage(error)
         task = asyncio.get_running_loop().create_task(self._retry(group))

@@ -13,6 +13,7 @@ class GatewayMetrics:
     produced: Counter
     dead_lettered: Counter
     in_flight: Gauge
+    held: Gauge
     produce_latency: Histogram
     kafka_up: Gauge
     mqtt_connected: Gauge
@@ -36,6 +37,12 @@ class GatewayMetrics:
             in_flight=Gauge(
                 f"{prefix}_in_flight",
                 "messages received and not yet acknowledged to MQTT",
+                registry=registry,
+            ),
+            held=Gauge(
+                f"{prefix}_held",
+                "events on Kafka whose MQTT acknowledgement waits for the processors to store "
+                "them (FLOORSTREAM_KAFKA_DURABILITY=memory only)",
                 registry=registry,
             ),
             produce_latency=Histogram(

@@ -11,6 +11,9 @@
 
 Nothing is acknowledged before step 3, so a gateway killed at any instant loses nothing: the
 broker redelivers what was not acknowledged, and processors drop the duplicates by ``event_id``.
+Where Kafka keeps its log in memory only, step 3 waits, for events, until the processors have
+stored them too (``gate``: `processed_gate`); when that gate finds the log lost, the gateway
+stops without acknowledging anything more, and the broker redelivers.
 The queue is bounded by the broker, which sends at most ``receive maximum`` unacknowledged
 messages (MQTT v5). Batches are what arrived since the last one, up to ``batch_max``: under
 load they grow, and the per-message costs of the hand-offs (to the event loop, to Kafka, back
@@ -27,8 +30,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from floorstream.ingest.metrics import GatewayMetrics
+from floorstream.ingest.processed_gate import KafkaLogLost, ProcessedGate
 from floorstream.ingest.routing import route
-from floorstream.ingest.types import Delivery, MessageSource, Record, RecordSink
+from floorstream.ingest.types import Delivery, MessageSource, Placed, Record, RecordSink
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,7 @@ class Gateway:
         metrics: GatewayMetrics,
         *,
         batch_max: int = BATCH_MAX,
+        gate: ProcessedGate | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -53,6 +58,8 @@ class Gateway:
         self._sink = sink
         self._metrics = metrics
         self._batch_max = batch_max
+        self._gate = gate
+        self._lost = False
         self._clock = clock
         self._wall_clock = wall_clock
         self._inbox: deque[Delivery] = deque()
@@ -79,19 +86,35 @@ class Gateway:
         self._source.start(self.deliver)
         forwarding = asyncio.create_task(self._forward_all())
         stopping = asyncio.create_task(stop.wait())
+        tasks = {forwarding, stopping}
+        if self._gate is not None:
+            await self._gate.start()
+            gating = asyncio.create_task(self._gate.run())
+            tasks.add(gating)
         try:
-            await asyncio.wait({forwarding, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if forwarding.done():  # it never ends by itself: a bug; exit, and be restarted
-                forwarding.result()
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in (forwarding, *tasks - {forwarding, stopping}):
+                if task.done():  # they never end by themselves: a lost log, or a bug
+                    self._lost = isinstance(task.exception(), KafkaLogLost)
+                    task.result()
+        except KafkaLogLost as lost:
+            log.error(
+                "the Kafka log was lost (%s): stopping without acknowledging %d messages, so "
+                "that the MQTT broker delivers them again",
+                lost,
+                self.unacknowledged,
+            )
+            raise
         finally:
-            stopping.cancel()
-            forwarding.cancel()  # may be waiting on an unreachable Kafka
-            await asyncio.gather(
-                forwarding, return_exceptions=True
-            )  # its error, if any, is raised above
-            await self._drain()
+            for task in tasks:
+                task.cancel()  # forwarding may be waiting on an unreachable Kafka
+            await asyncio.gather(*tasks, return_exceptions=True)  # errors are raised above
+            if not self._lost:
+                await self._drain()
             self._source.stop()  # what is still unacknowledged stays with the broker
             await self._sink.stop()
+            if self._gate is not None:
+                await self._gate.stop()
 
     async def _forward_all(self) -> None:
         inbox = self._inbox
@@ -111,7 +134,22 @@ class Gateway:
             records.append(record)
             reasons.append(reason)
 
-        def durable(positions: Sequence[int]) -> None:  # step 3
+        def durable(positions: Sequence[int], placed: Placed | None = None) -> None:  # step 3
+            gate = self._gate
+            if gate is not None and placed is not None and placed.topic == gate.topic:
+                last = placed.offset + len(positions) - 1
+                self._metrics.held.inc(len(positions))
+                gate.hold(placed.partition, placed.offset, last, lambda: released(positions))
+            else:
+                done(positions)
+
+        def released(positions: Sequence[int]) -> None:
+            self._metrics.held.dec(len(positions))
+            done(positions)
+
+        def done(positions: Sequence[int]) -> None:
+            if self._lost:
+                return  # never acknowledge once the log is lost
             produced, now = 0, self._clock()
             for position in positions:
                 delivery = batch[position]

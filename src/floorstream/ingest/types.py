@@ -80,12 +80,26 @@ class OutageLog(Protocol):
         """The server answers again (``note``: what was done about it, for the log line)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """Where Kafka put records it acknowledged together: consecutive offsets from ``offset``."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class Durable(Protocol):
+    """Called with the positions (in the submission) of records Kafka has just acknowledged,
+    and where it put them (None where the sink cannot say)."""
+
+    def __call__(self, positions: Sequence[int], placed: Placed | None = None) -> None: ...
+
+
 class RecordSink(Protocol):
     """The Kafka side: records are submitted, and ``on_durable`` runs once Kafka has them."""
 
-    async def submit(
-        self, records: Sequence[Record], on_durable: Callable[[Sequence[int]], None]
-    ) -> None:
+    async def submit(self, records: Sequence[Record], on_durable: Durable) -> None:
         """Hand records over; may wait (backpressure). Retries until Kafka acknowledges.
 
         ``on_durable`` is called with the positions in ``records`` that Kafka has just

@@ -128,5 +128,17 @@ async def _serve(
             raise NotReady("not connected to the broker")
 
     readiness.add("mqtt", mqtt_ready)
+    gate = None
+    if settings.kafka_durability == "memory":
+        from floorstream.ingest.processed_gate import ProcessedGate
+        from floorstream.schemas import EVENTS_TOPIC
+
+        gate = ProcessedGate(kafka, EVENTS_TOPIC, settings.gateway_processed_groups)
+        log.info(
+            "kafka keeps its log in memory only: an event is acknowledged to MQTT once the "
+            "groups %s have stored it",
+            ", ".join(settings.gateway_processed_groups),
+        )
     log.info("gateway started (client id %s)", settings.gateway_client_id)
-    await Gateway(source, sink, metrics, batch_max=settings.gateway_batch_size).run(stop)
+    gateway = Gateway(source, sink, metrics, batch_max=settings.gateway_batch_size, gate=gate)
+    await gateway.run(stop)

@@ -400,8 +400,7 @@ class TransactionalConsumer:
     async def _apply(self, batch: dict[TopicPartition, list[Any]], stop: asyncio.Event) -> None:
         expected = {tp: self._stored[tp] for tp in batch}
         positions = {
-            tp: Position(records[-1].offset + 1, mark(records[-1]))
-            for tp, records in batch.items()
+            tp: Position(records[-1].offset + 1, mark(records[-1])) for tp, records in batch.items()
         }
         records = [record for records in batch.values() for record in records]
         started = self._clock()

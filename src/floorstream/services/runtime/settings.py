@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from floorstream.services.runtime.errors import ConfigurationError
 
@@ -125,8 +125,30 @@ class GatewaySettings(CommonSettings):
     gateway_batch_size: int = Field(default=500, ge=1, le=100_000)
     gateway_linger_ms: int = Field(default=5, ge=0, le=10_000)
     kafka_idempotence: bool = False
+    kafka_durability: Literal["replicated", "memory"] = Field(
+        default="replicated",
+        description="replicated: an MQTT message is acknowledged once Kafka has its record "
+        "(Kafka keeps it across a broker's death). memory: the broker keeps its log in memory "
+        "only (the embedded one; `floorstream up` sets this), so an event is acknowledged "
+        "only once every group of FLOORSTREAM_GATEWAY_PROCESSED_GROUPS has stored it.",
+    )
+    gateway_processed_groups: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("floorstream-efficiency", "floorstream-floor"),
+        description="With kafka_durability=memory: the processors' consumer groups that must "
+        "have stored an event before it is acknowledged, comma-separated.",
+    )
     metrics_host: str = Field(default="127.0.0.1", min_length=1, description=_METRICS_HOST)
     metrics_port: int = Field(default=0, ge=0, le=65535, description=_METRICS_PORT)
+
+    @field_validator("gateway_processed_groups", mode="before")
+    @classmethod
+    def _groups(cls, value: object) -> object:
+        if isinstance(value, str):
+            groups = tuple(part.strip() for part in value.split(","))
+            if not all(groups) or not all(len(g) <= 128 for g in groups):
+                raise ValueError("expected group[,group], each 1 to 128 characters")
+            return groups
+        return value
 
 
 class ProcessorSettings(CommonSettings):

@@ -5,7 +5,9 @@ The protocol, per child:
 1. start it (from the main thread: see ``embedded.process``);
 2. when it exits while the stack is running, log the exit and restart it after a back-off that
    doubles from 1 s up to 30 s, and starts again from 1 s once the child has lived a minute;
-3. on stop, signal every child in reverse start order and wait for each.
+3. on stop, signal every child in reverse start order and wait for each;
+4. `pause` stops one child and keeps it stopped until `resume` (the stack's owner does this
+   around a server it restarts, or to stop children in an order of its own).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class _Supervised:
     delay: float | None = None
     restart_at: float | None = None
     restarts: int = field(default=0)
+    paused: bool = False
 
 
 class Supervisor:
@@ -97,10 +100,31 @@ class Supervisor:
         finally:
             self.stop()
 
+    def names(self) -> list[str]:
+        return [entry.spec.name for entry in self._children]
+
+    def pause(self, name: str, *, grace: float = 15) -> None:
+        """Stop ``name`` (its stop signal, then SIGKILL after ``grace``); not restarted until
+        `resume`. A name not supervised is ignored."""
+        for entry in self._children:
+            if entry.spec.name == name:
+                entry.paused = True
+                entry.restart_at = None
+                entry.child.stop(grace=grace)
+
+    def resume(self, name: str) -> None:
+        for entry in self._children:
+            if entry.spec.name == name and entry.paused:
+                entry.paused = False
+                entry.delay = None
+                self._start(entry)
+
     def tick(self) -> None:
         """One look at every child: schedule restarts and carry out those that are due."""
         now = self._clock()
         for entry in self._children:
+            if entry.paused:
+                continue
             if entry.restart_at is not None:
                 if now >= entry.restart_at:
                     entry.restart_at = None

@@ -4,15 +4,26 @@
    credentials exist in the data directory (``floorstream mqtt credentials``), the embedded
    Mosquitto enforces them, the gateway logs in with its account and the simulator with its own
    (made here, publishing for the simulated factories only);
-2. start gateway, processor, API and, if asked, the simulator as supervised children;
+2. start gateway, processor, API and, if asked, the simulator as supervised children; with the
+   embedded Kafka, which keeps its log in memory only, the gateway acknowledges an event to MQTT
+   only once the processors have stored it (``FLOORSTREAM_KAFKA_DURABILITY=memory``:
+   `ingest.processed_gate`);
 3. wait for the API's ``/readyz``, then print the board link and the admin token once;
-4. on SIGINT or SIGTERM stop the services, then the servers, in reverse order.
+4. while running, watch the embedded Kafka: when it dies, its log dies with it; stop the gateway
+   and the processors (whose positions belong to the lost log), start the broker again with
+   its topics, then the processors (they find the new log and read it from its start) and the
+   gateway (the MQTT broker delivers again what it had not acknowledged): `_keep_kafka`;
+5. on SIGINT or SIGTERM stop in the order of the data flow (`_stop_in_order`): the simulator,
+   the gateway (what it has not acknowledged stays in its MQTT session), then, once the
+   processors have applied everything Kafka holds (waited for at most `DRAIN_S`), the
+   processors and the API; then the servers.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -27,8 +38,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from floorstream.services.runtime.embedded.kafka import EmbeddedKafka
 from floorstream.services.runtime.embedded.process import free_port
 from floorstream.services.runtime.embedded.stack import EmbeddedStack, Endpoints, StackPlan
+from floorstream.services.runtime.errors import ServerStartError
 from floorstream.services.runtime.logs import configure_logging
 from floorstream.services.runtime.mqtt_credentials import LocalLogins, local_logins
 from floorstream.services.runtime.mqtt_url import with_login
@@ -40,6 +53,9 @@ from floorstream.services.runtime.supervisor import ServiceSpec, Supervisor
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 60.0
+DRAIN_S = 30.0
+"""How long a stop waits for the processors to apply what Kafka holds."""
+KAFKA_RESTART_DELAY_S = 2.0
 SIMULATED_FACTORIES = 1
 SIMULATED_LINES = 2
 
@@ -125,8 +141,9 @@ def run(args: argparse.Namespace) -> int:
         kafka_port=args.kafka_port,
         mqtt_auth=logins.files if logins is not None else None,
     )
+    stack = EmbeddedStack(plan)
     try:
-        with EmbeddedStack(plan) as endpoints:
+        with stack as endpoints:
             env = (
                 dict(os.environ)
                 | endpoints.environment()
@@ -136,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
                     "FLOORSTREAM_LOG_FORMAT": settings.log_format,
                 }
             )
+            if stack.kafka is not None:  # its log is in memory: see step 2
+                env["FLOORSTREAM_KAFKA_DURABILITY"] = "memory"
             gateway_metrics, processor_metrics = free_port(), free_port()
             gateway_env, simulator_env = _mqtt_logins(endpoints.mqtt_url, logins)
             supervisor = Supervisor(
@@ -151,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
                     simulator=_simulator(simulator_env) if args.simulate else None,
                     gateway_metrics=gateway_metrics,
                     processor_metrics=processor_metrics,
+                    kafka=stack.kafka,
                 )
             )
     except KeyboardInterrupt:
@@ -216,19 +236,110 @@ async def _run(
     simulator: ServiceSpec | None,
     gateway_metrics: int,
     processor_metrics: int,
+    kafka: EmbeddedKafka | None = None,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    watch = asyncio.create_task(supervisor.run(stop))
-    base = f"http://127.0.0.1:{api_port}"
-    if await _wait_for(lambda: _answers_200(f"{base}/readyz"), stop, "the API to be ready"):
-        if simulator is not None:
-            await _start_simulator(supervisor, simulator, base, token, gateway_metrics, stop)
-        metrics = {"gateway": gateway_metrics, "processor": processor_metrics}
-        _announce(base, endpoints, token if generated else None, metrics)
-    await watch
+    services_stop = asyncio.Event()  # set once `_stop_in_order` has stopped them
+    watch = asyncio.create_task(supervisor.run(services_stop))
+    keeper = asyncio.create_task(_keep_kafka(kafka, supervisor, stop)) if kafka else None
+    try:
+        base = f"http://127.0.0.1:{api_port}"
+        if await _wait_for(lambda: _answers_200(f"{base}/readyz"), stop, "the API to be ready"):
+            if simulator is not None:
+                await _start_simulator(supervisor, simulator, base, token, gateway_metrics, stop)
+            metrics = {"gateway": gateway_metrics, "processor": processor_metrics}
+            _announce(base, endpoints, token if generated else None, metrics)
+        await stop.wait()
+        if keeper is not None:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+        await _stop_in_order(supervisor, processor_metrics)
+    finally:
+        services_stop.set()
+        await watch
+
+
+async def _stop_in_order(supervisor: Supervisor, processor_metrics: int) -> None:
+    """Step 5: stop the services in the order of the data flow."""
+    supervisor.pause("simulator")
+    supervisor.pause("gateway")
+    log.info(
+        "stopping: simulator and gateway stopped (what the gateway had not acknowledged stays "
+        "with the MQTT broker); waiting up to %.0fs for the processors to apply what Kafka holds",
+        DRAIN_S,
+    )
+    deadline = time.monotonic() + DRAIN_S
+    lag = await asyncio.to_thread(_processor_lag, processor_metrics)
+    while lag and time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+        lag = await asyncio.to_thread(_processor_lag, processor_metrics)
+    if lag is None:
+        log.warning("stopping: the processors' lag is unknown (their metrics do not answer)")
+    elif lag:
+        log.warning(
+            "stopping with %d records on Kafka not yet applied by the processors (the embedded "
+            "Kafka loses them; MQTT delivers them again at the next start, as the gateway did "
+            "not acknowledge them; a real Kafka keeps them)",
+            lag,
+        )
+    else:
+        log.info("stopping: the processors have applied everything Kafka holds")
+    supervisor.pause("processor")
+    supervisor.pause("api")
+
+
+def _processor_lag(port: int) -> int | None:
+    """The records the processors have yet to apply, summed over groups and partitions, from
+    their metrics (None: unknown, as when the processor is not running)."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own port
+            text = response.read().decode()
+    except (urllib.error.URLError, OSError):
+        return None
+    values = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("floorstream_processor_lag{")
+    ]
+    return int(sum(values)) if values else None
+
+
+async def _keep_kafka(kafka: EmbeddedKafka, supervisor: Supervisor, stop: asyncio.Event) -> None:
+    """Step 4: restart the embedded Kafka when it dies, and the services that use its log."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.5)
+        code = kafka.exit_code()
+        if code is None or stop.is_set():
+            continue
+        log.error(
+            "the embedded Kafka broker exited (code %s), and its log, kept in memory, with it: "
+            "restarting it, with the gateway and the processors",
+            code,
+        )
+        supervisor.pause("gateway", grace=5)
+        supervisor.pause("processor", grace=5)
+        kafka.stop()
+        while not stop.is_set():
+            try:
+                kafka.start()  # from this, the main thread: see `embedded.process`
+                break
+            except ServerStartError as error:
+                log.error("could not start the embedded Kafka broker again: %s", error)
+                kafka.stop()
+                await asyncio.sleep(KAFKA_RESTART_DELAY_S)
+        if stop.is_set():
+            return
+        supervisor.resume("processor")
+        supervisor.resume("gateway")
+        log.warning(
+            "the embedded Kafka broker is back with an empty log: the processors read it from "
+            "its start, and the MQTT broker delivers again what the gateway had not acknowledged"
+        )
 
 
 async def _start_simulator(
