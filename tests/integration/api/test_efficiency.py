@@ -152,6 +152,31 @@ async def test_a_state_still_in_force_counts_up_to_now(
     assert [b["run_time_s"] for b in alone["buckets"]] == [0, 1800, 0]
 
 
+async def test_a_range_after_now_answers_what_is_known_not_a_500(
+    api: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """A state in force now, asked for a range that starts after now (issue 14, 2): 200, with
+    nothing counted yet, for the line and for the factory."""
+    factory = a_factory()
+    await put_line(api, factory, "l1", name="Line 1")
+    changes = [machine(NOW - timedelta(minutes=30), "running")]
+    await store_station(
+        db, factory, "l1", "s1", changes=changes, window=(NOW - timedelta(hours=1), NOW)
+    )
+    later = {
+        "start": f"{NOW + timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}",
+        "end": f"{NOW + timedelta(hours=3):%Y-%m-%dT%H:%M:%SZ}",
+    }
+    body = await get(api, factory, "l1", **later, granularity="hour")
+    assert (body["run_time_s"], body["downtime_s"], body["good_count"]) == (0, 0, 0)
+    assert [b["run_time_s"] for b in body["buckets"]] == [0, 0]
+    around = {"start": f"{NOW - timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}", "end": later["end"]}
+    assert (await get(api, factory, "l1", **around))["run_time_s"] == 1800  # up to now only
+    for path in ("efficiency", "lines/l1/downtime", "lines/l1/timeline"):
+        response = await api.get(f"/api/v1/factories/{factory}/{path}", params=later, headers=AUTH)
+        assert response.status_code == 200, (path, response.text)
+
+
 async def test_the_tail_stops_at_the_end_of_the_range(
     api: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:

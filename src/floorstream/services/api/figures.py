@@ -251,8 +251,8 @@ async def _live_tail(
     """
     station, last = plan.chosen.station, plan.chosen.last_change
     upto = min(plan.end, now)
-    if station is None or last is None or now <= last or upto <= last:
-        return []
+    if station is None or last is None or now <= last or upto <= last or upto <= plan.start:
+        return []  # nothing live in the range: a range after now has no tail yet
     scope.require(factory)
     window_start = max(_floor_minute(last), _floor_minute(plan.start))
     window_end = _floor_minute(upto)
