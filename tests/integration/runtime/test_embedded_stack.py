@@ -38,6 +38,25 @@ async def test_postgres_keeps_its_data_across_restarts(tmp_path: Path) -> None:
         again.stop()
 
 
+def test_postgres_keeps_its_port_across_starts_on_one_data_dir(
+    stack: Endpoints, tmp_path: Path
+) -> None:
+    """Issue 14, 5: an exported FLOORSTREAM_DATABASE_URL stays right after a restart; a port
+    taken in between is given up for another, said in the log."""
+    plan = StackPlan(tmp_path, mqtt_url=stack.mqtt_url, kafka_bootstrap=stack.kafka_bootstrap)
+    with EmbeddedStack(plan) as first:
+        pass
+    with EmbeddedStack(plan) as second:
+        pass
+    assert second.database_url == first.database_url
+    port = int(first.database_url.split(":")[-1].split("/")[0])
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        with EmbeddedStack(plan) as third:
+            assert third.database_url != first.database_url
+
+
 def test_given_servers_are_used_and_none_started(stack: Endpoints, tmp_path: Path) -> None:
     plan = StackPlan(
         tmp_path,

@@ -3,7 +3,8 @@
 One server per dependency that is not given: where a URL is given (from
 ``FLOORSTREAM_MQTT_URL``, ``FLOORSTREAM_KAFKA_BOOTSTRAP`` or ``FLOORSTREAM_DATABASE_URL``), that
 server is used and none is started. Servers start in dependency-free order, each waited for
-until it answers, and stop in reverse.
+until it answers, and stop in reverse. The embedded PostgreSQL keeps its port across starts on
+one data directory (``postgres.port``), so the database URL it was given stays valid.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from floorstream.services.runtime.errors import ServerStartError
 from floorstream.services.runtime.mqtt_auth import AuthFiles
 
 log = logging.getLogger(__name__)
+
+POSTGRES_PORT_FILE = "postgres.port"
 
 
 class _Server(Protocol):
@@ -105,7 +108,7 @@ class EmbeddedStack:
             if database is None:
                 self.postgres = EmbeddedPostgres(
                     plan.data_dir / "postgres",
-                    self._port(plan.postgres_port, "PostgreSQL"),
+                    self._postgres_port(),
                     log_path=logs / "postgres.log",
                     durable=plan.durable,
                 )
@@ -124,6 +127,25 @@ class EmbeddedStack:
                 f"port {port} for {what} is already in use: stop what holds it, or give "
                 f"another port (0 = any free port)"
             )
+        return port
+
+    def _postgres_port(self) -> int:
+        """The plan's port; for "any free port", the one of the last start on this data
+        directory where it is free, so that a ``FLOORSTREAM_DATABASE_URL`` copied from the
+        announcement stays right across restarts (kept in ``postgres.port``)."""
+        plan = self.plan
+        if plan.postgres_port != 0:
+            return self._port(plan.postgres_port, "PostgreSQL")
+        kept = plan.data_dir / POSTGRES_PORT_FILE
+        try:
+            port = int(kept.read_text().strip())
+        except (OSError, ValueError):
+            port = 0
+        if not 0 < port < 65536 or port_open("127.0.0.1", port)():
+            if port:
+                log.warning("PostgreSQL's port %d is taken now: another port this time", port)
+            port = free_port()
+        kept.write_text(f"{port}\n")
         return port
 
     def _start(self, server: _Server) -> None:
