@@ -126,10 +126,11 @@ async def test_the_pages_and_their_data_need_a_token_and_the_assets_do_not(api: 
             assert answer.headers["cache-control"] == "no-cache"
             assert f'src="/static/{page}.js"' in answer.text  # one shell, its own script
             assert "$" not in answer.text
-        for path in ["/static/board.css", "/static/feed.js"]:
+        for path in ["/static/board.css", "/static/feed.js", "/favicon.ico"]:
             answer = await http.get(path)
             assert answer.status_code == 200, path
             assert answer.headers["cache-control"] == "no-cache"
+        assert (await http.get("/favicon.ico")).headers["content-type"] == "image/svg+xml"
         assert (await http.get("/boards/FB", params={"token": TOKEN})).status_code == 422
         assert (await http.get("/api/v1/factories/fb/lines/l1/live")).status_code == 401
         schema = (await http.get("/openapi.json")).json()

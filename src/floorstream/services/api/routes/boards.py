@@ -67,6 +67,13 @@ def _page(page: str) -> HTMLResponse:
     return HTMLResponse(_page_html(page), headers=_NO_CACHE)
 
 
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    """The boards' icon, for browsers that ask for it before reading the page's ``<link>``."""
+    icon = (resources.files(_PACKAGE[0]) / _PACKAGE[1] / "favicon.svg").read_bytes()
+    return Response(icon, media_type="image/svg+xml", headers=_NO_CACHE)
+
+
 @router.get("/")
 async def index_page(caller: LineLister) -> HTMLResponse:
     """The factories and lines the viewer may see (the list comes from ``/api/v1/lines``)."""
