@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
 import floorstream
@@ -60,6 +62,8 @@ def create_app(
         version=floorstream.__version__,
         lifespan=lifespan,
         description="Line efficiency (OEE) and live floor state of factory lines.",
+        docs_url=None,  # served by `_install_docs`, from the package
+        redoc_url=None,
     )
     app.state.settings = settings
     if registry is None:
@@ -84,7 +88,34 @@ def create_app(
     app.include_router(orders.router, prefix="/api/v1")
     app.include_router(boards.router)
     app.mount(boards.STATIC_PATH, boards.static_files(), name="static")
+    _install_docs(app)
     return app
+
+
+_SWAGGER_UI = f"{boards.STATIC_PATH}/swagger-ui"
+
+
+def _install_docs(app: FastAPI) -> None:
+    """``/docs`` with Swagger UI's script and style from the package (``kanban/static/
+    swagger-ui``), not from a CDN: factory networks are often offline, and the page must work
+    there. No ReDoc: it would need a CDN and web fonts too, for the same document."""
+    openapi_url = app.openapi_url or "/openapi.json"
+    redirect_url = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} API",
+            oauth2_redirect_url=redirect_url,
+            swagger_js_url=f"{_SWAGGER_UI}/swagger-ui-bundle.js",
+            swagger_css_url=f"{_SWAGGER_UI}/swagger-ui.css",
+            swagger_favicon_url="/favicon.ico",
+        )
+
+    @app.get(redirect_url, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
 
 def _utc_now() -> datetime:
