@@ -1,10 +1,16 @@
-"""`floorstream up` as a user runs it: ready, supervised, stopped, and never leaving orphans."""
+"""`floorstream up` as a user runs it: ready, supervised, stopped, and never leaving orphans;
+its admin and board tokens kept across a restart."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import stat
 import subprocess
+import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,12 +40,32 @@ def up(tmp_path: Path) -> Iterator[RunningUp]:
             running.process.wait()
 
 
-def test_up_is_ready_and_announces_the_board_link_and_token(up: RunningUp) -> None:
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _put(url: str, token: str, body: object) -> int:
+    data = json.dumps(body).encode()
+    request = urllib.request.Request(url, data, {"Content-Type": "application/json"}, method="PUT")
+    request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_up_is_ready_and_announces_its_token_and_the_commands_to_paste(up: RunningUp) -> None:
     output = up.output()
-    assert f"boards:   {up.api}/?token=" in output
-    assert "admin token (shown once" in output
+    admin = up.data_dir / "admin.token"
+    assert _mode(admin) == 0o600
+    assert f"admin token (shown at this first start only; kept in {admin}): {up.token()}" in output
+    assert "boards:   none yet: no factory is known" in output  # a board token needs a factory
     for service in ("gateway", "processor"):
         assert f"{service}:" in output and "/metrics   (health /healthz" in output
+    program = os.path.relpath(Path(sys.executable).parent / "floorstream")
+    for command in ("up --print-admin-token", "token list", "dead-letters --follow"):
+        assert f"{program} {command}" in output
     assert get_json(f"{up.api}/api/v1/lines")[0] == 401
     status, body = get_json(f"{up.api}/api/v1/lines", up.token())
     assert status == 200 and body == {"items": [], "next": None}
@@ -83,11 +109,17 @@ def test_up_uses_the_servers_it_is_pointed_at(stack: Endpoints, tmp_path: Path) 
         assert running.process.wait(30) == 0
 
 
-async def test_the_simulated_factory_flows_through_to_the_figures(tmp_path: Path) -> None:
+async def test_the_simulated_factory_flows_through_to_the_figures_and_the_tokens_stay(
+    tmp_path: Path,
+) -> None:
     running = start_up(tmp_path, simulate=True)
     try:
         kafka = endpoint(running, "kafka")
-        events = await collect(kafka, EVENTS_TOPIC, until=lambda found: len(found) >= 100)
+        events = await collect(  # a few, from a state at least: at night nothing is made
+            kafka,
+            EVENTS_TOPIC,
+            until=lambda found: len(found) >= 20 and any(e["kind"] == "machine" for e in found),
+        )
         dead = await collect(kafka, DLQ_TOPIC, until=lambda found: False, timeout=2)
         token, line = running.token(), f"{running.api}/api/v1/factories/f1/lines/l1"
         status, settings = get_json(line, token)
@@ -117,7 +149,40 @@ async def test_the_simulated_factory_flows_through_to_the_figures(tmp_path: Path
     finally:
         running.process.send_signal(signal.SIGINT)
         assert running.process.wait(30) == 0
-    kinds = {str(e["kind"]) for e in events}  # operators check in only during shifts
-    assert "production" in kinds and kinds & {"machine", "people"}
+    kinds = {str(e["kind"]) for e in events}  # production and operators only during shifts
+    assert "machine" in kinds
     assert {str(e["factory"]) for e in events} == {"f1"}
     assert dead == []  # the simulator speaks the contract
+    _the_tokens_stay_across_a_restart(running, tmp_path)
+
+
+def _the_tokens_stay_across_a_restart(first: RunningUp, tmp_path: Path) -> None:
+    """Issue 14, 5: one admin token and one board token per data directory, each kept in a file
+    only its owner may read; the board link's token has the board role and opens the boards
+    after a restart."""
+    admin, board = first.token(), first.board_token()
+    line = "/api/v1/factories/f1/lines/l1"
+    assert board != admin and f"boards:   {first.api}/?token={board}" in first.output()
+    for name in ("admin.token", "board.token"):
+        assert _mode(first.data_dir / name) == 0o600
+
+    again = start_up(tmp_path, log_name="up-again.log")  # the same data directory
+    try:
+        assert again.token() == admin and again.board_token() == board
+        assert admin not in again.output()  # printed at the first start only
+        assert "admin token: kept in" in again.output()
+        assert get_json(f"{again.api}{line}/status", board)[0] == 200
+        assert get_json(f"{again.api}{line}/status", admin)[0] == 200
+        assert _put(f"{again.api}{line}", board, {"name": "not a board's to set"}) == 403
+        printed = subprocess.run(
+            [sys.executable, "-m", "floorstream", "up", "--print-admin-token"]
+            + ["--data-dir", str(again.data_dir)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("FLOORSTREAM_")},
+        )
+        assert printed.stdout == f"{admin}\n"
+    finally:
+        again.process.send_signal(signal.SIGINT)
+        assert again.process.wait(30) == 0

@@ -23,12 +23,20 @@ class RunningUp:
     process: subprocess.Popen[str]
     api: str
     log_path: Path
+    data_dir: Path
+    env: dict[str, str]
 
     def output(self) -> str:
         return self.log_path.read_text()
 
     def token(self) -> str:
-        match = re.search(r"\?token=(\S+)", self.output())
+        """The admin token: the one given, else the one `up` keeps in its data directory."""
+        given = self.env.get("FLOORSTREAM_BOOTSTRAP_TOKEN")
+        return given or (self.data_dir / "admin.token").read_text().strip()
+
+    def board_token(self) -> str:
+        """The token of the board link the announcement prints."""
+        match = re.search(r"^  boards:\s+\S+\?token=(\S+)", self.output(), re.MULTILINE)
         assert match, self.output()
         return match[1]
 
@@ -65,11 +73,17 @@ def ready(api: str) -> bool:
 
 
 def start_up(
-    tmp_path: Path, env: dict[str, str] | None = None, *, simulate: bool = False
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    *,
+    simulate: bool = False,
+    log_name: str = "up.log",
 ) -> RunningUp:
+    """`floorstream up` on the data directory ``tmp_path / "data"``, once it is ready."""
     port = free_port()
-    log_path = tmp_path / "up.log"
+    log_path = tmp_path / log_name
     environment = {k: v for k, v in os.environ.items() if not k.startswith("FLOORSTREAM_")}
+    data_dir = tmp_path / "data"
     with log_path.open("w") as output:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
             [
@@ -85,14 +99,14 @@ def start_up(
                 "--kafka-port",
                 "0",
                 "--data-dir",
-                str(tmp_path / "data"),
+                str(data_dir),
             ],
             stdout=output,
             stderr=subprocess.STDOUT,
             text=True,
             env=environment | (env or {}),
         )
-    up = RunningUp(process, f"http://127.0.0.1:{port}", log_path)
+    up = RunningUp(process, f"http://127.0.0.1:{port}", log_path, data_dir, env or {})
     wait_until(lambda: ready(up.api) or process.poll() is not None, READY_WITHIN_S, "readyz")
     assert process.poll() is None, up.output()
     wait_until(lambda: "floorstream is up." in up.output(), 5, "the announcement")

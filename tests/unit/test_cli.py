@@ -1,11 +1,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from floorstream.cli import build_parser, main
+from floorstream.services.runtime.embedded.process import free_port
 
 CONTRACT_COMMANDS = ["up", "gateway", "processor", "api", "simulate"]
 
@@ -68,9 +73,62 @@ def test_a_missing_server_setting_exits_2_with_the_variable_named(
     assert "FLOORSTREAM_DATABASE_URL" in capsys.readouterr().err
 
 
-def test_a_bad_setting_exits_2(
+def test_a_bad_setting_exits_2_in_one_line_naming_the_variable_not_its_value(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("FLOORSTREAM_KAFKA_BOOTSTRAP", "no-port")
     assert main(["processor"]) == 2
-    assert "kafka_bootstrap" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "floorstream: invalid settings: FLOORSTREAM_KAFKA_BOOTSTRAP: expected host:port[,host:port]"
+    ]
+    monkeypatch.setenv("FLOORSTREAM_DATABASE_URL", "mysql://user:hunter2@db/x")
+    assert main(["token", "list"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "FLOORSTREAM_DATABASE_URL" in err
+    assert "hunter2" not in err
+
+
+def _dead_database() -> str:
+    return f"postgresql://postgres@127.0.0.1:{free_port()}/floorstream"  # nothing listens
+
+
+@pytest.mark.parametrize("argv", [["token", "list"], ["token", "revoke", "0123456789ab"]])
+def test_a_token_command_on_a_dead_database_says_what_to_do_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """Issue 14, 5: a stale FLOORSTREAM_DATABASE_URL was a 70-line traceback."""
+    monkeypatch.setenv("FLOORSTREAM_DATABASE_URL", _dead_database())
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    assert "nothing answers" in err and "check FLOORSTREAM_DATABASE_URL" in err
+
+
+def test_token_list_on_a_dead_database_from_a_fresh_shell_is_one_line(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("FLOORSTREAM_")}
+    finished = subprocess.run(
+        [sys.executable, "-m", "floorstream", "token", "list"],
+        env=environment | {"FLOORSTREAM_DATABASE_URL": _dead_database()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert finished.returncode != 0 and finished.stdout == ""
+    assert len(finished.stderr.splitlines()) == 1, finished.stderr
+    assert "Traceback" not in finished.stderr
+
+
+def test_without_a_database_url_the_token_commands_use_the_data_dir_of_up(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.delenv("FLOORSTREAM_DATABASE_URL", raising=False)
+    assert main(["token", "list", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "holds no database of `floorstream up`" in err
+
+    (tmp_path / "postgres.port").write_text(f"{free_port()}\n")  # up is not running
+    assert main(["token", "list", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and f"is `floorstream up` running on {tmp_path}?" in err

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 import re
+import stat
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -15,7 +17,8 @@ from fastapi import FastAPI
 
 from floorstream.cli import main
 from floorstream.services.api import token_store
-from floorstream.services.api.tokens import Role
+from floorstream.services.api.token_command import kept_board_token, register_board_token
+from floorstream.services.api.tokens import Role, new_token
 from floorstream.services.runtime.embedded.stack import Endpoints
 from tests.integration.api.support import AUTH, TOKEN, a_factory
 from tests.integration.api.tokens_support import (
@@ -30,6 +33,7 @@ from tests.integration.api.tokens_support import (
     started_app,
     status_of,
 )
+from tests.support.database import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -253,6 +257,60 @@ def test_token_create_refuses_a_bad_factory_name(capsys: pytest.CaptureFixture[s
         main(["token", "create", "--role", "board", "--factory", "Hall/1"])
     assert exited.value.code == 2
     assert "not a factory name" in capsys.readouterr().err
+
+
+# --- The board token `floorstream up` keeps ---------------------------------------------------
+
+
+async def test_a_kept_token_is_registered_again_widened_and_never_revived(
+    db: asyncpg.Connection,
+) -> None:
+    text, _ = new_token()
+    first, second = a_factory(), a_factory()
+
+    async def register(text: str, factory: str, role: Role = Role.BOARD) -> object:
+        return await token_store.register_token(db, text=text, role=role, factories=[factory])
+
+    made = await register(text, first)
+    assert isinstance(made, token_store.TokenInfo) and made.factories == (first,)
+    again = await register(text, second)  # as on a restart that knows one more factory
+    assert isinstance(again, token_store.TokenInfo) and again.created_at == made.created_at
+    assert again.factories == tuple(sorted([first, second]))
+
+    other_secret = f"{text.rpartition('_')[0]}_{new_token()[1].secret}"
+    assert await register(other_secret, first) is None
+    assert await register(text, first, Role.MANAGER) is None
+    await token_store.revoke_token(db, token_id=made.id)
+    assert await register(text, first) is None
+
+
+async def test_up_s_board_token_is_kept_registered_on_a_new_database_and_replaced_once_revoked(
+    stack: Endpoints, tmp_path: Path
+) -> None:
+    """Issue 14, 5: the board link's token survives a restart, and a new database, on one data
+    directory; a revoked one is never made valid again."""
+    factory = a_factory()
+    async with fresh_database(stack.database_url, "board_token") as url:
+        text = await register_board_token(url, tmp_path, None, [factory])
+        assert text is not None
+        kept = tmp_path / "board.token"
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o600 and kept.read_text() == f"{text}\n"
+        assert kept_board_token(tmp_path) == text
+        assert await register_board_token(url, tmp_path, text, []) == text  # a restart
+        connection = await asyncpg.connect(url)
+        try:
+            stored = await token_store.find_token(connection, token_id=text.split("_")[1])
+            assert stored is not None
+            assert (stored.info.role, stored.info.factories) == (Role.BOARD, (factory,))
+            await token_store.revoke_token(connection, token_id=stored.info.id)
+        finally:
+            await connection.close()
+        replaced = await register_board_token(url, tmp_path, text, [factory])
+        assert replaced is not None and replaced != text
+        assert kept_board_token(tmp_path) == replaced
+    async with fresh_database(stack.database_url, "board_token_new") as url:
+        assert await register_board_token(url, tmp_path, replaced, [factory]) == replaced
+        assert await register_board_token(url, tmp_path / "none", None, []) is None
 
 
 # --- Limits -----------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Keyword-only functions over an asyncpg pool or connection. Only the SHA-256 of a secret is
 ever written; a token's full text is returned once, by `create_token`, and never stored,
-listed or logged.
+listed or logged here. `register_token` takes a token whose text is kept elsewhere (the board
+token `floorstream up` keeps in its data directory) and makes sure the database knows it.
 """
 
 from __future__ import annotations
@@ -13,9 +14,17 @@ from datetime import datetime
 from typing import Any, Final
 
 from floorstream.schemas.types import SEGMENT_REGEX
-from floorstream.services.api.tokens import Role, hash_secret, new_token
+from floorstream.services.api.tokens import Role, hash_secret, new_token, parse_token
 
-__all__ = ["StoredToken", "TokenInfo", "create_token", "find_token", "list_tokens", "revoke_token"]
+__all__ = [
+    "StoredToken",
+    "TokenInfo",
+    "create_token",
+    "find_token",
+    "list_tokens",
+    "register_token",
+    "revoke_token",
+]
 
 MAX_LABEL: Final = 200
 
@@ -84,6 +93,33 @@ async def create_token(
         label,
     )
     return text, _info(record)
+
+
+async def register_token(
+    db: Any, *, text: str, role: Role, factories: Iterable[str] = (), label: str = ""
+) -> TokenInfo | None:
+    """Make the token of full text ``text`` valid with ``role`` for at least ``factories``:
+    its row is made where its id has none (a new database), else its factories are widened to
+    take in ``factories``. None where that id's row is revoked, or is of another role or
+    secret: such a token is never made valid again. `TokenError` where ``text`` is no token."""
+    parts = parse_token(text)
+    granted = check_grant(role, list(factories), label)
+    record = await db.fetchrow(
+        "INSERT INTO api_token (id, secret_hash, role, factories, label)"
+        " VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (id) DO UPDATE SET factories = ARRAY("
+        "  SELECT DISTINCT f FROM unnest(api_token.factories || EXCLUDED.factories) AS f"
+        "  ORDER BY f)"
+        " WHERE api_token.secret_hash = EXCLUDED.secret_hash"
+        " AND api_token.role = EXCLUDED.role AND api_token.revoked_at IS NULL"
+        " RETURNING id, role, factories, label, created_at, revoked_at",
+        parts.id,
+        hash_secret(parts.secret),
+        role.value,
+        list(granted),
+        label,
+    )
+    return None if record is None else _info(record)
 
 
 async def find_token(db: Any, *, token_id: str) -> StoredToken | None:

@@ -8,7 +8,9 @@
    embedded Kafka, which keeps its log in memory only, the gateway acknowledges an event to MQTT
    only once the processors have stored it (``FLOORSTREAM_KAFKA_DURABILITY=memory``:
    `ingest.processed_gate`);
-3. wait for the API's ``/readyz``, then print the board link and the admin token once;
+3. wait for the API's ``/readyz``, register the board token, then print the board link, the
+   admin token at its first start and the commands to paste (`_announce`); both tokens are
+   kept in the data directory, owner-only (`floorstream.services.api.token_command`);
 4. while running, watch the embedded Kafka: when it dies, its log dies with it; stop the gateway
    and the processors (whose positions belong to the lost log), start the broker again with
    its topics, then the processors (they find the new log and read it from its start) and the
@@ -27,7 +29,7 @@ import contextlib
 import json
 import logging
 import os
-import secrets
+import shlex
 import signal
 import sys
 import time
@@ -38,6 +40,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from floorstream.cli import program
+from floorstream.services.api.token_command import (
+    ADMIN_TOKEN_FILE,
+    DATA_DIR,
+    UpTokens,
+    data_dir_option,
+    print_admin_token,
+    register_board_token,
+)
 from floorstream.services.runtime.embedded.kafka import EmbeddedKafka
 from floorstream.services.runtime.embedded.process import free_port
 from floorstream.services.runtime.embedded.stack import EmbeddedStack, Endpoints, StackPlan
@@ -67,7 +78,9 @@ def register(subparsers: Any) -> None:
         description="Run the whole stack in one process tree: the servers not given through "
         "FLOORSTREAM_MQTT_URL / FLOORSTREAM_KAFKA_BOOTSTRAP / FLOORSTREAM_DATABASE_URL are "
         "started embedded, then gateway, processor, API and the simulator. Ready when "
-        "GET /readyz answers 200; Ctrl-C (or SIGTERM) stops everything.",
+        "GET /readyz answers 200; Ctrl-C (or SIGTERM) stops everything. The admin token and the "
+        "board links' token (role board) are made once per --data-dir and kept there, "
+        "owner-only (admin.token, board.token); --print-admin-token prints the admin token.",
     )
     parser.add_argument(
         "--simulate",
@@ -96,9 +109,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(".floorstream"),
-        help="where the embedded servers keep their data and logs, kept across "
-        "restarts (default .floorstream)",
+        default=DATA_DIR,
+        help="where the embedded servers keep their data and logs, and the admin and board "
+        "tokens their owner alone may read, kept across restarts (default .floorstream)",
+    )
+    parser.add_argument(
+        "--print-admin-token",
+        action="store_true",
+        help="print the admin token and exit, starting nothing: FLOORSTREAM_BOOTSTRAP_TOKEN "
+        "where set, else the one kept in the data directory since the first start",
     )
     add_log_format(parser)
     parser.set_defaults(run=run)
@@ -113,13 +132,16 @@ def _stop_on_sigterm() -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_with(UpSettings, log_format=args.log_format)
+    if args.print_admin_token:
+        return print_admin_token(settings.bootstrap_token, args.data_dir)
     configure_logging(settings.log_level, settings.log_format, name="up")
     _stop_on_sigterm()
-    generated = settings.bootstrap_token is None
-    token = (
-        secrets.token_urlsafe(24)
-        if settings.bootstrap_token is None
-        else settings.bootstrap_token.get_secret_value()
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    tokens = UpTokens.load(  # a token file not owner-only is refused here, before any start
+        settings.bootstrap_token,
+        args.data_dir,
+        _simulated_factories() if args.simulate else [],
+        embedded_database=settings.database_url is None,
     )
     logins = None
     if settings.mqtt_url is None:  # credentials apply to the embedded broker only
@@ -148,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
                 dict(os.environ)
                 | endpoints.environment()
                 | {
-                    "FLOORSTREAM_BOOTSTRAP_TOKEN": token,
+                    "FLOORSTREAM_BOOTSTRAP_TOKEN": tokens.admin,
                     "FLOORSTREAM_API_PORT": str(args.api_port),
                     "FLOORSTREAM_LOG_FORMAT": settings.log_format,
                 }
@@ -165,8 +187,7 @@ def run(args: argparse.Namespace) -> int:
                     supervisor,
                     endpoints,
                     args.api_port,
-                    token,
-                    generated=generated,
+                    tokens,
                     simulator=_simulator(simulator_env) if args.simulate else None,
                     gateway_metrics=gateway_metrics,
                     processor_metrics=processor_metrics,
@@ -230,9 +251,8 @@ async def _run(
     supervisor: Supervisor,
     endpoints: Endpoints,
     api_port: int,
-    token: str,
+    tokens: UpTokens,
     *,
-    generated: bool,
     simulator: ServiceSpec | None,
     gateway_metrics: int,
     processor_metrics: int,
@@ -246,12 +266,15 @@ async def _run(
     watch = asyncio.create_task(supervisor.run(services_stop))
     keeper = asyncio.create_task(_keep_kafka(kafka, supervisor, stop)) if kafka else None
     try:
-        base = f"http://127.0.0.1:{api_port}"
+        base, admin = f"http://127.0.0.1:{api_port}", tokens.admin
         if await _wait_for(lambda: _answers_200(f"{base}/readyz"), stop, "the API to be ready"):
             if simulator is not None:
-                await _start_simulator(supervisor, simulator, base, token, gateway_metrics, stop)
+                await _start_simulator(supervisor, simulator, base, admin, gateway_metrics, stop)
             metrics = {"gateway": gateway_metrics, "processor": processor_metrics}
-            _announce(base, endpoints, token if generated else None, metrics)
+            board = await register_board_token(
+                endpoints.database_url, tokens.data_dir, tokens.board, tokens.factories
+            )
+            _announce(base, endpoints, metrics, tokens, board)
         await stop.wait()
         if keeper is not None:
             keeper.cancel()
@@ -421,19 +444,29 @@ def _configure_simulated_lines(base: str, token: str) -> None:
 
 
 def _announce(
-    base: str, endpoints: Endpoints, generated_token: str | None, metrics: dict[str, int]
+    base: str, endpoints: Endpoints, metrics: dict[str, int], plan: UpTokens, board: str | None
 ) -> None:
-    token_note = (
-        "admin token (shown once, keep it): " + generated_token
-        if generated_token
-        else "admin token: the one in FLOORSTREAM_BOOTSTRAP_TOKEN"
+    cli, here = program(), data_dir_option(plan.data_dir)
+    admin_file = plan.data_dir / ADMIN_TOKEN_FILE
+    admin_line = {
+        "new": f"admin token (shown at this first start only; kept in {admin_file}): {plan.admin}",
+        "kept": f"admin token: kept in {admin_file} (`{cli} up --print-admin-token{here}`)",
+        "environment": "admin token: the one in FLOORSTREAM_BOOTSTRAP_TOKEN",
+    }[plan.admin_source]
+    boards = (
+        f"{base}/?token={board}   (role board: what a screen may do, no more)"
+        if board
+        else "none yet: no factory is known; the next start prints a board link once one has "
+        "reported (or make a board token, below)"
     )
-    link_token = generated_token or "<FLOORSTREAM_BOOTSTRAP_TOKEN>"
+    factory = (plan.factories or ["F"])[0]
+    database = "" if plan.embedded_database else " (with your FLOORSTREAM_DATABASE_URL)"
+    kafka = f"FLOORSTREAM_KAFKA_BOOTSTRAP={shlex.quote(endpoints.kafka_bootstrap)}"
     lines = [
         "",
         "floorstream is up.",
-        f"  boards:   {base}/?token={link_token}",
-        f"  {token_note}",
+        f"  boards:   {boards}",
+        f"  {admin_line}",
         f"  api:      {base}/docs   (readiness {base}/readyz, metrics {base}/metrics)",
         *(
             f"  {name + ':':<9} metrics http://127.0.0.1:{port}/metrics   "
@@ -443,6 +476,11 @@ def _announce(
         f"  mqtt:     {masked_url(endpoints.mqtt_url)} ({endpoints.mqtt_flavour})",
         f"  kafka:    {endpoints.kafka_bootstrap}",
         f"  postgres: {masked_url(endpoints.database_url)}",
+        f"From this directory, in any shell{database}:",
+        f"  {cli} up --print-admin-token{here}   # the admin token",
+        f"  {cli} token list{here}   # the API tokens",
+        f"  {cli} token create --role board --factory {factory}{here}   # a screen's own token",
+        f"  {kafka} {cli} dead-letters --follow   # the events refused, and why",
         "Press Ctrl-C to stop.",
         "",
     ]
