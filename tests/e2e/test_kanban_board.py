@@ -89,3 +89,37 @@ async def test_a_low_material_raises_a_card_that_is_advanced_and_closed_by_reple
     await expect(page.locator(".card")).to_have_count(0, timeout=POLL_MS * 2)
     await expect(page.locator(texts("in_transit"))).to_have_count(0)
     await page.close()
+
+
+async def test_a_material_at_or_below_its_reorder_point_is_drawn_in_the_warning_colour(
+    api: Api, browser: Browser
+) -> None:
+    """Issue 14, item 8: the line board drew a low material's bar green, as a full one."""
+    f = Floor(FACTORY)
+    reorder = {"reorder_point": 100, "container_quantity": 500}
+    await put_line(api, {"coil": reorder, "sheet": reorder, "paint": reorder})
+    await apply(
+        api,
+        f.material("y1", 0, "level", quantity=400.0, unit="kg", material_id="sheet"),
+        f.material("y2", 0, "level", quantity=100.0, unit="kg", material_id="coil"),  # at it
+        f.material("y3", 0, "level", quantity=0.0, unit="l", material_id="paint"),
+        f.material("y4", 1, "shortage", quantity=0.0, unit="l", material_id="paint"),
+    )
+    page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+    await page.goto(f"{api.url}/boards/{FACTORY}/l1?token={TOKEN}&lang=en")
+    rows = page.locator("#materials li")
+    await expect(rows).to_have_count(3)
+
+    async def colour(material: str) -> str:
+        fill = page.locator(f'#materials li[data-material="{material}"] .level .fill')
+        return str(await fill.evaluate("node => getComputedStyle(node).backgroundColor"))
+
+    above, low, short = await colour("sheet"), await colour("coil"), await colour("paint")
+    assert len({above, low, short}) == 3, (above, low, short)
+    # The board's palette: --good above, --slow (the andon's warning, the requested card's
+    # colour) at or below the reorder point, --bad in a shortage.
+    assert (above, low, short) == ("rgb(46, 204, 113)", "rgb(242, 194, 0)", "rgb(255, 92, 92)")
+    await expect(rows.filter(has_text="coil")).to_contain_text("LOW")
+    await expect(rows.filter(has_text="sheet")).not_to_contain_text("LOW")
+    await expect(rows.filter(has_text="paint")).to_contain_text("SHORTAGE")
+    await page.close()

@@ -1,8 +1,9 @@
 // The line board: the screen beside the line.
 //
-// Data: /status on every `changed` of the live feed; the shift's OEE (/efficiency) and its
-// top downtime reasons (/downtime) at most every 30 s. Between refreshes the timers tick on
-// the client; while the feed is lost the figures are greyed and marked "stale since".
+// Data: /status on every `changed` of the live feed; the shift's OEE (/efficiency), its top
+// downtime reasons (/downtime) and the line's settings (reorder points) at most every 30 s.
+// Between refreshes the timers tick on the client; while the feed is lost the figures are
+// greyed and marked "stale since".
 
 import { ApiError, feedUrl, getJson, linePath, shiftSoFar } from "./api.js";
 import { el } from "./dom.js";
@@ -29,6 +30,7 @@ const view = {
   busy: false,
   again: false,
   levels: {}, // the highest level seen per material: the scale of its bar
+  reorderPoints: {}, // material_id: reorder point, from the line's settings (`materials`)
 };
 
 function andonBadge(level) {
@@ -126,6 +128,13 @@ function operatorsPanel(operators) {
     operators.length ? list : el("div", { class: "muted", text: t("no_operator") }));
 }
 
+/** "short" (a shortage reported), "low" (at or below its reorder point) or "ok". */
+function stockLevel(m) {
+  if (m.shortage) return "short";
+  const reorder = view.reorderPoints[m.material_id];
+  return reorder != null && m.quantity != null && m.quantity <= reorder ? "low" : "ok";
+}
+
 function materialsPanel(materials) {
   const list = el("ul", { class: "rows" });
   for (const m of materials) {
@@ -133,12 +142,14 @@ function materialsPanel(materials) {
     view.levels[key] = Math.max(view.levels[key] ?? 0, m.quantity ?? 0);
     const scale = view.levels[key] || 1;
     const width = m.quantity == null ? 0 : Math.max(0, Math.min(100, (100 * m.quantity) / scale));
-    list.append(el("li", { "data-material": m.material_id },
+    const level = stockLevel(m);
+    list.append(el("li", { "data-material": m.material_id, "data-level": level },
       el("span", { text: m.material_id }),
       el("div", { class: "level", role: "img", "aria-label": `${Math.round(width)}%` },
-        el("div", { class: "fill", style: { width: `${width}%`, background: m.shortage ? "var(--bad)" : "" } })),
+        el("div", { class: `fill stock-${level}`, style: { width: `${width}%` } })),
       el("span", { class: "num", text: `${number(m.quantity, 1)} ${m.unit ?? ""}` }),
-      m.shortage ? el("span", { class: "shortage", text: `⚠ ${t("shortage")}` }) : null));
+      level === "short" ? el("span", { class: "shortage", text: `⚠ ${t("shortage")}` })
+        : level === "low" ? el("span", { class: "low-stock", text: `▼ ${t("low_stock")}` }) : null));
   }
   return el("section", { class: "panel", id: "materials" },
     el("h2", { text: t("materials") }),
@@ -208,9 +219,22 @@ function render() {
       el("div", { class: "lists" }, cardsPanel(status.cards), orderCardsPanel(view.orders)))));
 }
 
+/** The line's settings: the clock's time zone and the materials' reorder points. */
+async function readSettings() {
+  try {
+    const settings = (await getJson(base)).settings;
+    if (settings?.timezone) screen.timeZone = settings.timezone;
+    view.reorderPoints = Object.fromEntries(
+      Object.entries(settings?.materials ?? {}).map(([id, kanban]) => [id, kanban.reorder_point]));
+  } catch {
+    // the clock falls back to the screen's own time zone; the reorder points stay as they were
+  }
+}
+
 async function refreshFigures() {
   const now = new Date();
   view.figuresAt = Date.now();
+  await readSettings(); // settings change rarely: read again with the figures
   try {
     view.shift = await shiftSoFar(factory, line, now);
   } catch (error) {
@@ -251,12 +275,7 @@ async function refresh() {
 }
 
 async function start() {
-  try {
-    const settings = (await getJson(base)).settings;
-    if (settings?.timezone) screen.timeZone = settings.timezone;
-  } catch {
-    // the clock falls back to the screen's own time zone
-  }
+  await readSettings();
   const feed = new LiveFeed(feedUrl(`${base}/live`), {
     onChanged: refresh,
     onStatus: ({ live, lostSince }) => {

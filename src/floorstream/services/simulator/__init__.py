@@ -5,6 +5,7 @@ Modules, from the core out:
 - ``types``: the vocabulary (kinds, states, :class:`SimEvent`, the error tree);
 - ``shifts``, ``layout``, ``params``: the calendar, what each line is made of, the behaviour;
 - ``line_state``, ``materials``, ``production``, ``line``: one line's discrete-event simulation;
+- ``heartbeat``: a station that makes nothing repeats its machine state now and then;
 - ``model``: the whole factory as one event stream (``simulate``), pure and deterministic;
 - ``clock``, ``runner``: simulated against wall time, and the publishing loop;
 - ``mqtt_url``, ``publisher``: the MQTT edge (paho-mqtt, QoS 1, bounded in flight);

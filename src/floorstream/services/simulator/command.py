@@ -26,13 +26,15 @@ people on the station the operator works at, materials on the station they feed.
 --seed, --start and options give the same events, byte for byte."""
 
 EPILOG: Final = """\
-rate and speed: every station reports its production counter at a fixed period chosen so that
-the whole factory sends --rate production events a second of simulated time; machine, people,
-material and order events come on top (about 500 a line a day, whatever the rate). With
---speedup K simulated time runs K times faster than the wall clock, so about K x rate events a
-second are published until simulated time catches up with now; from then on it follows real
-time at --rate. Stations report also while stopped (good 0, scrap 0), like a PLC counter
-read out on a timer, so the rate holds day and night."""
+rate and speed: every station reads its production counter at a fixed period chosen so that
+the whole factory makes --rate readings a second of simulated time, and reports only the
+readings with parts made since its previous report, as a real counter does: at most --rate
+production events a second while every line runs, none at night or while a line stands still.
+A station that makes nothing repeats its machine state every 60 s instead, so the boards never
+take it for a silent one. Machine, people, material and order events come on top. With
+--speedup K simulated time runs K times faster than the wall clock, so up to about K x rate
+events a second are published until simulated time catches up with now; from then on it
+follows real time."""
 
 
 def _bounded_int(low: int, high: int) -> Callable[[str], int]:
@@ -81,8 +83,9 @@ _OPTIONS: Final[tuple[tuple[str, str, Callable[[str], Any], Any, str], ...]] = (
     ("--lines", "M", _bounded_int(1, MAX_LINES), 2,
      f"lines in each factory, l1..lM (1-{MAX_LINES}; default 2)"),
     ("--rate", "X", _number_at_least(0.0, strict=True), 20.0,
-     "production events a second for the whole factory, in simulated time (> 0; default 20); "
-     "other events come on top, and the wall-clock rate is about K x X"),
+     "counter readings a second for the whole factory, in simulated time (> 0; default 20): "
+     "at most X production events a second, none while nothing is made; other events come "
+     "on top, and the wall-clock rate is up to about K x X"),
     ("--seed", "S", int, 1,
      "random seed: the same seed, start and options give the same events (default 1)"),
     ("--speedup", "K", _number_at_least(1.0, strict=False), 1.0,

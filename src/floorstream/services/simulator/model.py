@@ -10,6 +10,10 @@ Where line-level events go (each on a real station, so no pseudo-station appears
 - ``people`` on the station the operator works at (team lead: the constraint; quality: the last);
 - ``material`` on the station the material feeds (coil or sheet: the first, cartons: ``pack``,
   paint: ``paint``).
+
+A station reports production only when it made parts; while it makes none it repeats its
+machine state every `params.HEARTBEAT_S` (`heartbeat`), so that a stopped station is not taken
+for a silent one.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from floorstream.services.simulator import params
+from floorstream.services.simulator.heartbeat import with_heartbeats
 from floorstream.services.simulator.layout import (
     LineProfile,
     factory_names,
@@ -36,7 +41,9 @@ from floorstream.services.simulator.types import Draft, SimEvent, topic_for
 
 @dataclass(frozen=True, slots=True)
 class SimulationConfig:
-    """What to simulate: ``factories`` × ``lines`` lines; ``rate`` production reports a second."""
+    """What to simulate: ``factories`` × ``lines`` lines; ``rate`` counter readings a second,
+    all stations together (a reading with no part made since the previous report sends nothing).
+    """
 
     factories: int = 1
     lines: int = 2
@@ -98,25 +105,36 @@ def _line_events(
     slots: Sequence[tuple[float, str, float]],
     period: float,
 ) -> Iterator[SimEvent]:
-    """One line's events: its happenings merged with its stations' production reports."""
+    """One line's events: its happenings merged with its stations' production reports, and
+    the heartbeats of its stations that have nothing to report."""
+    stop = float("inf") if end is None else end.timestamp()
+    finish = _Finisher(profile, tag)
+    drafts = _line_drafts(profile, seed, tag, start, slots, period)
+    for draft in with_heartbeats(drafts, params.HEARTBEAT_S):
+        if draft.t >= stop:
+            return  # a happening past the end of the run
+        yield finish(draft)
+
+
+def _line_drafts(
+    profile: LineProfile,
+    seed: int,
+    tag: str,
+    start: datetime,
+    slots: Sequence[tuple[float, str, float]],
+    period: float,
+) -> Iterator[Draft]:
+    """One line's happenings and production reports, window by window, forever."""
     name = f"{seed}/{profile.factory}/{profile.line}"
     # A simulation, not cryptography: seeded, reproducible generators are the point.
     sim = LineSim(profile, random.Random(f"{name}/floor"), tag)  # noqa: S311
     ledger = Ledger()
     scrap_rng = random.Random(f"{name}/scrap")  # noqa: S311
     reporter = Reporter(ledger, scrap_rng, slots, start.timestamp(), period)
-    stop = float("inf") if end is None else end.timestamp()
-    finish = _Finisher(profile, tag)
     for window in calendar_windows(profile.zone, start):
-        if window.start >= stop:
-            return
         drafts, pieces, parts = sim.run_window(window)
         ledger.add_window(pieces, parts)
-        until = min(window.end, stop)
-        for draft in heapq.merge(drafts, reporter.reports(until), key=lambda d: d.t):
-            if draft.t >= stop:
-                return  # a happening past the end of the run
-            yield finish(draft)
+        yield from heapq.merge(drafts, reporter.reports(window.end), key=lambda d: d.t)
 
 
 class _Finisher:

@@ -51,3 +51,7 @@ DELIVERY_S: Final = (8 * 60.0, 20 * 60.0)
 LATE_DELIVERY_S: Final = (32 * 60.0, 55 * 60.0)
 LATE_DELIVERY_PROBABILITY: Final = 0.3
 LEVEL_REPORT_INTERVAL_S: Final = 15 * 60.0
+
+# Heartbeats: a station that makes nothing repeats its machine state this often, well within the
+# boards' `stale_after_s` (300 s by default), so that it is not taken for one that fell silent.
+HEARTBEAT_S: Final = 60.0

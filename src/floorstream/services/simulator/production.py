@@ -2,11 +2,13 @@
 
 Parts flow through a line at the pace of its constraint station: while the line runs, it makes
 one part per actual cycle (the order's ideal cycle time stretched by the speed loss). The
-:class:`Ledger` holds that flow as running pieces; every station reports the parts finished since
-its previous report at a fixed period, with its own scrap drawn from the flow.
+:class:`Ledger` holds that flow as running pieces; every station reads its counter at a fixed
+period (see :func:`report_period`) and reports the parts finished since its previous report,
+with its own scrap drawn from the flow.
 
-Stations report at every period, also while stopped (``good: 0, scrap: 0``), like a PLC counter
-read out on a timer: that is what makes the event rate exact (see :func:`report_period`).
+A reading with nothing made since the previous report sends nothing, as a real counter does:
+no ``good: 0, scrap: 0`` reports while a station stands still (at night, in a setup, in a
+breakdown). A station that is stopped is still heard from: see `heartbeat`.
 """
 
 from __future__ import annotations
@@ -77,13 +79,18 @@ class Ledger:
             return piece.w0 + (t - piece.start) / piece.cycle
         return piece.w0
 
+    def settled(self, t: float) -> bool:
+        """Whether no piece runs after ``t`` in this window: the parts stay as they are."""
+        return self._seek(t) is None
+
     def scrap_rate_at(self, t: float) -> float:
         piece = self._seek(t)
         return piece.scrap_rate if piece is not None and piece.start < t else self._scrap_rate
 
 
 class Reporter:
-    """The production reports of one line's stations, station ``i`` at ``origin + offset_i + kP``.
+    """The production reports of one line's stations: station ``i`` reads its counter at
+    ``origin + offset_i + kP`` and reports only when it made parts since its previous report.
 
     ``offsets`` are in ``[0, period)`` and increasing, so the reports come in time order.
     """
@@ -115,9 +122,28 @@ class Reporter:
             made = math.floor(self._ledger.parts_at(t))
             count = made - self._counted[station]
             self._counted[station] = made
-            scrap = binomial(self._rng, count, self._ledger.scrap_rate_at(t) * share)
-            yield Draft(t, station, "production", {"good": count - scrap, "scrap": scrap})
+            if count > 0:
+                scrap = binomial(self._rng, count, self._ledger.scrap_rate_at(t) * share)
+                yield Draft(t, station, "production", {"good": count - scrap, "scrap": scrap})
             self._slot += 1
             if self._slot == len(self._slots):
                 self._slot = 0
                 self._round += 1
+            if count == 0:
+                self._skip_idle(t, until)
+
+    def _skip_idle(self, t: float, until: float) -> None:
+        """Once the window's line has stopped for good and every station has reported its
+        parts, every reading before ``until`` is empty: go on from the last round before it.
+
+        Only work is saved (a night is hundreds of thousands of readings); no report is lost
+        and the generator draws the same numbers (an empty reading draws none).
+        """
+        if not self._ledger.settled(t):
+            return
+        made = math.floor(self._ledger.parts_at(t))
+        if any(counted != made for counted in self._counted.values()):
+            return
+        last_round = math.floor((until - self._origin) / self._period) - 1
+        if last_round > self._round:
+            self._round, self._slot = last_round, 0

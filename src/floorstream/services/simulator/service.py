@@ -40,7 +40,7 @@ def serve(options: SimulatorOptions, sink: EventSink, clock: Clock, stop: thread
     end = None if options.duration_s is None else start + timedelta(seconds=options.duration_s)
     config = options.config
     log.info(
-        "simulating %d factories x %d lines from %s at %gx, %g production reports/s, seed %d",
+        "simulating %d factories x %d lines from %s at %gx, %g counter readings/s, seed %d",
         config.factories,
         config.lines,
         start.isoformat(timespec="seconds"),
