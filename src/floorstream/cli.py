@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "floorstream.services.runtime.up",
     "floorstream.services.runtime.mqtt_command",
     "floorstream.services.gateway.command",
+    "floorstream.services.gateway.dead_letters",
     "floorstream.services.efficiency.command",
     "floorstream.services.api.command",
     "floorstream.services.api.token_command",
