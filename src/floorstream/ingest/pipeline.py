@@ -1,8 +1,9 @@
 """The gateway's delivery protocol. For each batch of MQTT messages, in arrival order:
 
 1. validate each message against the contract: a valid event becomes a record for
-   ``floor.events.v1`` keyed ``{factory}/{line}``; anything else a dead-letter record with its
-   reason;
+   ``floor.events.v1`` keyed ``{factory}/{line}``; anything else, and an event whose ``ts`` is
+   more than ``future_tolerance`` ahead of the gateway's clock, a dead-letter record with its
+   reason (`routing.route`);
 2. submit the batch's records to Kafka; waiting here while Kafka is slow or away is the
    backpressure;
 3. when Kafka has acknowledged records, mark their deliveries done;
@@ -27,11 +28,11 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from floorstream.ingest.metrics import GatewayMetrics
 from floorstream.ingest.processed_gate import KafkaLogLost, ProcessedGate
-from floorstream.ingest.routing import route
+from floorstream.ingest.routing import FUTURE_TOLERANCE, route
 from floorstream.ingest.types import Delivery, MessageSource, Placed, Record, RecordSink
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class Gateway:
         gate: ProcessedGate | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        future_tolerance: timedelta = FUTURE_TOLERANCE,
     ) -> None:
         self._source = source
         self._sink = sink
@@ -62,6 +64,7 @@ class Gateway:
         self._lost = False
         self._clock = clock
         self._wall_clock = wall_clock
+        self._future_tolerance = future_tolerance
         self._inbox: deque[Delivery] = deque()
         self._unacked: deque[Delivery] = deque()
         self._arrived = asyncio.Event()
@@ -130,7 +133,9 @@ class Gateway:
         records: list[Record] = []
         reasons: list[str | None] = []
         for delivery in batch:
-            record, reason = route(delivery.topic, delivery.payload, self._wall_clock)
+            record, reason = route(
+                delivery.topic, delivery.payload, self._wall_clock, self._future_tolerance
+            )
             records.append(record)
             reasons.append(reason)
 

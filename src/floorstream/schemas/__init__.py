@@ -1,8 +1,8 @@
 """The external contract as code: topics, events, line settings and their JSON Schemas.
 
 Pure: imports only the standard library and pydantic. The MQTT gateway calls
-`validate_kafka_record` (the key and value of `validate_message`'s event, without building it)
-or writes a `DeadLetter`; processors call `parse_kafka_value`; the HTTP API takes
+`validate_kafka_record` (the key, value and ts of `validate_message`'s event, without building
+it) or writes a `DeadLetter`; processors call `parse_kafka_value`; the HTTP API takes
 `LineSettings`.
 """
 

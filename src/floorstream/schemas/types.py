@@ -15,6 +15,7 @@ from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConst
 from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "FUTURE_TOLERANCE_S",
     "MAX_COUNT",
     "MAX_ID_LENGTH",
     "MAX_PAYLOAD_BYTES",
@@ -126,6 +127,7 @@ class DeadLetterReason(StrEnum):
     OUT_OF_RANGE = "out_of_range"
     CONFLICTING_FIELD = "conflicting_field"
     INVALID_FIELD = "invalid_field"
+    FROM_THE_FUTURE = "from_the_future"
 
 
 RFC3339_PATTERN: Final = (
@@ -144,6 +146,14 @@ _RFC3339 = re.compile(RFC3339_PATTERN)
 EARLIEST_TS: Final = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_TS: Final = datetime(2100, 1, 1, tzinfo=UTC)
 """Event times outside ``[EARLIEST_TS, LATEST_TS)`` are refused (``out_of_range``)."""
+
+FUTURE_TOLERANCE_S: Final = 300
+"""Default of how far, in seconds, an event's ``ts`` may be ahead of the clock of the service
+that receives it (the setting ``future_tolerance_s``). Further ahead, the gateway refuses it
+(``from_the_future``) and the processors skip it: a line's clock set years ahead would
+otherwise hold its station in that state until then, and make every fold "until the next
+event" span the years between.
+"""
 
 
 def parse_timestamp(value: Any) -> Any:

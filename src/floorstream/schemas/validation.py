@@ -14,7 +14,8 @@ Checks run in this order, and the first that fails names the reason:
 A valid message costs one pass of pydantic's JSON parser; the diagnosis of a bad one is slower
 and only runs when validation has already failed. `validate_kafka_record` runs the same checks
 and returns the event's Kafka key and value directly, without building the routed event: the
-gateway's path.
+gateway's path. It returns the parsed ``ts`` too, for the one check that needs a clock and is
+therefore the gateway's, not this module's: ``from_the_future`` (`floorstream.ingest.routing`).
 """
 
 from __future__ import annotations
@@ -59,12 +60,14 @@ def validate_message(topic: str, payload: bytes) -> Event:
     return route(validated, address)
 
 
-def validate_kafka_record(topic: str, payload: bytes) -> tuple[bytes, bytes]:
-    """Validate one MQTT message as `validate_message` does; return its Kafka key and value.
+def validate_kafka_record(topic: str, payload: bytes) -> tuple[bytes, bytes, datetime]:
+    """Validate one MQTT message as `validate_message` does; return its Kafka key and value,
+    and its ``ts``.
 
     The same bytes as ``event.kafka_key`` and ``event.to_kafka_value()`` of the event
     `validate_message` returns (the routing fields first, then the payload's fields and its
-    extra ones), from the validated payload and the topic, without building the routed event.
+    extra ones), from the validated payload and the topic, without building the routed event;
+    ``ts`` as parsed (timezone-aware, with the sender's offset), for the gateway's clock check.
 
     Raises:
         InvalidMessage: as `validate_message`.
@@ -73,10 +76,10 @@ def validate_kafka_record(topic: str, payload: bytes) -> tuple[bytes, bytes]:
     extra = validated.__pydantic_extra__
     if extra and not extra.keys().isdisjoint(ROUTING_FIELDS):  # repeated routing: the slow way
         event = route(validated, address)
-        return event.kafka_key, event.to_kafka_value()
+        return event.kafka_key, event.to_kafka_value(), event.ts
     key, head = _routing_json(address)
     body = validated.__pydantic_serializer__.to_json(validated)
-    return key, head + body[1:]
+    return key, head + body[1:], validated.ts
 
 
 @lru_cache(maxsize=8192)

@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -96,6 +96,33 @@ async def test_an_invalid_message_is_dead_lettered_with_its_reason(running: Runn
     running.sink.make_durable(1)
     assert running.source.acked == [1, 2]
     assert running.metric("floorstream_gateway_dead_lettered_total", reason="not_json") == 1
+
+
+async def test_an_event_ahead_of_the_tolerance_is_dead_lettered_and_counted() -> None:
+    registry = CollectorRegistry()
+    source, sink, stop = FakeSource(), FakeSink(), asyncio.Event()
+    now = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
+    metrics = GatewayMetrics.create(registry)
+    ahead_ok = timedelta(seconds=60)
+    gateway = Gateway(source, sink, metrics, wall_clock=lambda: now, future_tolerance=ahead_ok)
+    task = asyncio.create_task(gateway.run(stop))
+    await settle()
+    running = Running(gateway, source, sink, registry, stop)
+    for ahead in (60, 120):
+        ts = (now + timedelta(seconds=ahead)).isoformat()
+        payload = {"event_id": f"m-{ahead}", "ts": ts, "state": "down"}
+        source.publish(TOPIC, json.dumps(payload).encode())
+    await settle()
+    accepted, dead = sink.records
+    assert (accepted.topic, dead.topic) == (EVENTS_TOPIC, DLQ_TOPIC)
+    assert json.loads(dead.value)["reason"] == "from_the_future"
+    sink.make_durable(0)
+    sink.make_durable(1)
+    assert source.acked == [1, 2]  # dead-lettered, so acknowledged: the broker does not resend it
+    assert running.metric("floorstream_gateway_dead_lettered_total", reason="from_the_future") == 1
+    assert running.metric("floorstream_gateway_produced_total") == 1
+    stop.set()
+    await task
 
 
 async def test_stop_acknowledges_what_became_durable_and_leaves_the_rest(

@@ -27,6 +27,9 @@ def test_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ("FLOORSTREAM_DATABASE_URL", "mysql://db/x"),
         ("FLOORSTREAM_LOG_FORMAT", "xml"),
         ("FLOORSTREAM_ENVIRONMENT", "staging"),
+        ("FLOORSTREAM_FUTURE_TOLERANCE_S", "0"),
+        ("FLOORSTREAM_FUTURE_TOLERANCE_S", "-5"),
+        ("FLOORSTREAM_FUTURE_TOLERANCE_S", "86401"),
     ],
 )
 def test_rejects_bad_values_naming_the_setting(

@@ -1,5 +1,5 @@
-"""`validate_kafka_record`, the gateway's path: the same verdict and the same bytes as
-`validate_message` followed by ``kafka_key`` and ``to_kafka_value``."""
+"""`validate_kafka_record`, the gateway's path: the same verdict, the same bytes and the same
+``ts`` as `validate_message` followed by ``kafka_key``, ``to_kafka_value`` and ``ts``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tests.unit.schemas.test_validation import near_payloads, topics
 def _both(topic_name: str, payload: bytes) -> tuple[object, object]:
     try:
         event = validate_message(topic_name, payload)
-        slow: object = (event.kafka_key, event.to_kafka_value())
+        slow: object = (event.kafka_key, event.to_kafka_value(), event.ts)
     except InvalidMessage as error:
         slow = (error.reason, error.detail)
     try:
@@ -53,7 +53,7 @@ def test_a_topic_with_other_names_gives_its_own_key_and_routing() -> None:
     payload = json.dumps(CONTRACT_EXAMPLES[Kind.MACHINE][0]).encode()
     slow, fast = _both("floor/v1/plant-7/line_02/press-3/machine", payload)
     assert fast == slow
-    key, value = validate_kafka_record("floor/v1/plant-7/line_02/press-3/machine", payload)
+    key, value, _ = validate_kafka_record("floor/v1/plant-7/line_02/press-3/machine", payload)
     assert key == b"plant-7/line_02" and json.loads(value)["station"] == "press-3"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -140,5 +141,12 @@ async def _serve(
             ", ".join(settings.gateway_processed_groups),
         )
     log.info("gateway started (client id %s)", settings.gateway_client_id)
-    gateway = Gateway(source, sink, metrics, batch_max=settings.gateway_batch_size, gate=gate)
+    gateway = Gateway(
+        source,
+        sink,
+        metrics,
+        batch_max=settings.gateway_batch_size,
+        gate=gate,
+        future_tolerance=timedelta(seconds=settings.future_tolerance_s),
+    )
     await gateway.run(stop)

@@ -20,6 +20,9 @@ LATE_AFTER: Final = timedelta(hours=1)
 
 NOT_AN_EVENT: Final = "not_an_event"
 PAST_RETENTION: Final = "past_retention"
+FROM_THE_FUTURE: Final = "from_the_future"
+"""An event whose ``ts`` is further ahead of the processor's clock than ``future_tolerance_s``
+(the gateway dead-letters those; another producer, or an older gateway, may not have)."""
 POISON: Final = "poison"
 """A record the handler failed on alone, set aside by the consumer loop (`runtime.poison`)."""
 
@@ -35,7 +38,8 @@ class BatchResult:
     late: int = 0
     """Applied events whose ``ts`` was more than `LATE_AFTER` before the processor's clock."""
     skipped: dict[str, int] = field(default_factory=dict)
-    """Records skipped, by reason (`NOT_AN_EVENT`, `PAST_RETENTION`, `POISON`)."""
+    """Records skipped, by reason (`NOT_AN_EVENT`, `PAST_RETENTION`, `FROM_THE_FUTURE`,
+    `POISON`)."""
 
 
 def merged(results: Iterable[BatchResult | None]) -> BatchResult:
@@ -110,8 +114,9 @@ class ProcessorMetrics:
             skipped=Counter(
                 f"{prefix}_skipped",
                 "records skipped, by reason: not_an_event (not of the contract), "
-                "past_retention (ts older than the retention period), poison (the processor "
-                "failed on the record alone: set aside in poison_record)",
+                "past_retention (ts older than the retention period), from_the_future (ts "
+                "further ahead of the processor's clock than future_tolerance_s), poison (the "
+                "processor failed on the record alone: set aside in poison_record)",
                 ["group", "reason"],
                 registry=registry,
             ),

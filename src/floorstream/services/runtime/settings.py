@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from floorstream.schemas.types import FUTURE_TOLERANCE_S
 from floorstream.services.runtime.errors import ConfigurationError
 
 LogFormat = Literal["text", "json"]
@@ -50,7 +51,8 @@ DatabaseUrl = Annotated[str | None, AfterValidator(_database_url)]
 
 
 class CommonSettings(BaseSettings):
-    """What every service reads: where the servers are and how to log."""
+    """What every service reads: where the servers are, how to log, and how far ahead of its
+    clock an event may be."""
 
     model_config = SettingsConfigDict(
         env_prefix="FLOORSTREAM_", frozen=True, extra="ignore", validate_default=True
@@ -62,6 +64,15 @@ class CommonSettings(BaseSettings):
     environment: Environment = "development"
     log_level: LogLevel = "info"
     log_format: LogFormat = "text"
+    future_tolerance_s: int = Field(
+        default=FUTURE_TOLERANCE_S,
+        gt=0,
+        le=86_400,
+        description="Seconds an event's ts may be ahead of the clock of the service that "
+        "receives it. Further ahead, the gateway dead-letters it (from_the_future) and the "
+        "processors skip it: a line's clock set ahead must not hold its station in a state "
+        "until then.",
+    )
 
     def require_mqtt(self) -> str:
         return _required(self.mqtt_url, "FLOORSTREAM_MQTT_URL")
