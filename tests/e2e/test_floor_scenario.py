@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,6 +61,7 @@ def _scenario() -> list[tuple[str, dict[str, Any]]]:
             "scrap": 0}),
         (f"{base}/press/production", {"event_id": "p-1", "ts": _at(10), "good": 500,
             "scrap": 10}),  # a duplicate: counts once
+        (f"{base}/weld/machine", {"event_id": "w-4", "ts": _at(50), "state": "running"}),
         (f"{base}/press/machine", {"event_id": "m-4", "ts": _at(55), "state": "down",
             "reason": "die change"}),
         (f"{base}/press/machine", {"event_id": "m-bad", "ts": _at(56), "state": "runing"}),
@@ -80,7 +82,21 @@ def _read(up: RunningUp, path: str) -> dict[str, Any]:
     return body
 
 
+def _put_settings(up: RunningUp, settings: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        f"{up.api}/api/v1/factories/fe2e/lines/l1",
+        data=json.dumps(settings).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {up.token()}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
 def test_a_shift_sent_over_mqtt_reads_back_through_the_api(up: RunningUp) -> None:
+    # The stations report every few minutes at most: silent for longer than 15 minutes, a
+    # station's time would count as downtime `no_signal`.
+    _put_settings(up, {"name": "E2E line", "stale_after_s": 900})
     with Publisher(endpoint(up, "mqtt")) as publisher:
         messages = [(topic, json.dumps(body).encode()) for topic, body in _scenario()]
         publisher.publish_all(messages)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from floorstream.schemas import Event, MachineEvent, OrderEvent, ProductionEvent, validate_message
-from floorstream.services.efficiency.core import MinuteBucket, fold_station
+from floorstream.services.efficiency.core import MinuteBucket, fold_station, silent_intervals
 from floorstream.services.simulator.model import SimulationConfig, simulate
 
 START = datetime(2026, 11, 2, 0, 30, tzinfo=UTC)  # 08:30 in the simulated factory's zone
@@ -26,7 +26,10 @@ def simulated_hour(factory: str) -> list[Event]:
     return [validate_message(e.topic.replace("/f1/", f"/{factory}/"), e.encode()) for e in sim]
 
 
-def reference_buckets(events: list[Event]) -> dict[tuple[str, datetime], MinuteBucket]:
+def reference_buckets(
+    events: list[Event], *, stale_after_s: float = 300
+) -> dict[tuple[str, datetime], MinuteBucket]:
+    """The pure core's buckets of the set of events; silences from every event of a station."""
     changes = [e for e in events if isinstance(e, MachineEvent)]
     made = [e for e in events if isinstance(e, ProductionEvent)]
     orders = [e for e in events if isinstance(e, OrderEvent)]
@@ -41,6 +44,9 @@ def reference_buckets(events: list[Event]) -> dict[tuple[str, datetime], MinuteB
             window_start=start,
             window_end=end,
             small_stop_threshold_s=0,
+            silent=silent_intervals(
+                (e.ts for e in events if e.station == station), stale_after_s=stale_after_s
+            ),
         )
         reference |= {(station, m): b for m, b in buckets.items() if b != MinuteBucket()}
     return reference

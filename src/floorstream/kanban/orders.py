@@ -5,7 +5,9 @@ The current order is the one started last (the caller reads it so). Its figures,
 - ``station``, whose parts count: the line's ``constraint_station`` where set, else the station
   with the most good parts in the order (ties: the first by name), else None (no part yet);
 - ideal cycle time: the order's, else the line's ``ideal_cycle_time_s``, else None;
-- elapsed = min(now, ended_at or now) − started_at (not below 0);
+- elapsed = min(now, ended_at or now, heard) − started_at (not below 0), where ``heard`` is
+  ``stale_after_s`` after the line's last event: a line silent for longer is measured up to
+  where it went silent, not against the wall clock (its parts may be made, unreported);
 - expected = min(target, ⌊elapsed / ideal cycle time⌋), None without a cycle time;
 - efficiency = good / expected, 4 decimals, None when expected is 0 or None;
 - remaining = max(0, target − good);
@@ -71,8 +73,15 @@ def _projected_finish(
     return now + elapsed * remaining / good
 
 
-def order_progress(order: WorkOrder, *, settings: LineSettings, now: datetime) -> OrderProgress:
-    """The order's target against its parts at ``now`` (see the module for each figure)."""
+def order_progress(
+    order: WorkOrder,
+    *,
+    settings: LineSettings,
+    now: datetime,
+    last_seen: datetime | None = None,
+) -> OrderProgress:
+    """The order's target against its parts at ``now`` (see the module for each figure);
+    ``last_seen`` is the time of the line's last event (None: not known)."""
     station = counted_station(order, settings)
     good = order.good_by_station.get(station, 0) if station is not None else 0
     scrap = order.scrap_by_station.get(station, 0) if station is not None else 0
@@ -80,6 +89,8 @@ def order_progress(order: WorkOrder, *, settings: LineSettings, now: datetime) -
     if cycle is None:
         cycle = settings.ideal_cycle_time_s
     until = min(now, order.ended_at) if order.ended_at is not None else now
+    if last_seen is not None:
+        until = min(until, last_seen + timedelta(seconds=settings.stale_after_s))
     elapsed = max(timedelta(0), until - order.started_at)
     expected = expected_count(elapsed, cycle, order.target_quantity)
     remaining = max(0, order.target_quantity - good)

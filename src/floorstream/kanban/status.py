@@ -159,6 +159,10 @@ def line_status(
         stations=stations,
         operators=[_operator(row, now) for row in operators],
         materials=[_material(row) for row in materials],
-        order=order_progress(order, settings=settings, now=now) if order is not None else None,
+        order=(
+            order_progress(order, settings=settings, now=now, last_seen=last_seen)
+            if order is not None
+            else None
+        ),
         cards=list(floor.cards),
     )

@@ -129,7 +129,10 @@ class StationStatus(BaseModel):
     )
     reason: str | None = Field(description="The reason given with that state, if any.")
     since: AwareDatetime | None = Field(
-        description="When the station entered `state` (its event time); null without a state."
+        description=(
+            "When the station entered `state` with this `reason` (event time): machine events"
+            " that repeat them, a station's heartbeats, do not move it; null without a state."
+        )
     )
     state_for_s: float | None = Field(
         description="Seconds from `since` to `at` (0 when `since` is later); null without a state."

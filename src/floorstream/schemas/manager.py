@@ -37,6 +37,7 @@ _WELD: Final[dict[str, Any]] = {
     "line": "l2",
     "name": "Weld line 2",
     "station": "weld-1",
+    "in_whole": True,
     "availability": 0.5,
     "performance": 0.8333,
     "quality": 1.0,
@@ -80,7 +81,7 @@ FACTORY_EXAMPLE: Final[dict[str, Any]] = {
         "startup_rejects": 0,
         "production_rejects": 423,
     },
-    "lines": [{**_PRESS, "name": "Press line 1"}, _WELD],
+    "lines": [{**_PRESS, "name": "Press line 1", "in_whole": True}, _WELD],
 }
 """Two lines of the contract's shift; the whole from their summed totals."""
 
@@ -92,6 +93,12 @@ class FactoryLineEfficiency(EfficiencyFigures):
     name: str | None = Field(description="The line's name from its settings; null if none.")
     station: str | None = Field(
         description="The station whose figures these are; null while the line has none."
+    )
+    in_whole: bool = Field(
+        default=True,
+        description="Whether the line's totals are in the factory's figures: false for a line "
+        "without settings (all its time scheduled) while another line of the factory has "
+        "settings.",
     )
 
 
@@ -147,6 +154,9 @@ class LineDowntime(BaseModel):
                     "end": _END,
                     "total_stop_s": 4500,
                     "stop_count": 3,
+                    "small_stop_s": 95.5,
+                    "small_stop_count": 4,
+                    "unscheduled_stop_s": 0,
                     "by_reason": [
                         {
                             "reason": "jam",
@@ -183,8 +193,19 @@ class LineDowntime(BaseModel):
     line: str = Field(description="The line.")
     start: datetime = Field(description="Start of the range (inclusive), as asked.")
     end: datetime = Field(description="End of the range (exclusive), as asked.")
-    total_stop_s: float = Field(description="Time of all stations in a stop state, in seconds.")
-    stop_count: int = Field(description="Stop intervals overlapping the range.")
+    total_stop_s: float = Field(
+        description="Time of all stations in a stop state, within scheduled time and not in "
+        "a small stop (what the efficiency figures count as downtime), in seconds."
+    )
+    stop_count: int = Field(description="Stop intervals with time counted in `total_stop_s`.")
+    small_stop_s: float = Field(
+        description="Time in small stops within scheduled time (run time in the efficiency "
+        "figures, their `losses.small_stops_s`), in seconds."
+    )
+    small_stop_count: int = Field(description="Small stops within scheduled time.")
+    unscheduled_stop_s: float = Field(
+        description="Time in a stop state outside scheduled time (not counted), in seconds."
+    )
     by_reason: list[ReasonDowntime] = Field(
         description="Per reason and state, longest first (ties by reason, then state)."
     )

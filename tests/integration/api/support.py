@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from floorstream.schemas import MachinePayload, OrderPayload, ProductionPayload
 from floorstream.services.api.app import create_app
 from floorstream.services.efficiency import rollup
-from floorstream.services.efficiency.core import fold_station
+from floorstream.services.efficiency.core import fold_station, silent_intervals
 from floorstream.services.runtime.settings import ApiSettings
 
 TOKEN: Final = "t" * 32
@@ -79,6 +79,31 @@ async def store_station(
             for o in orders
         ],
     )  # fmt: skip
+    # The silences, as the processor keeps them, with the line's stale_after_s.
+    stale = await db.fetchval(
+        "SELECT coalesce((settings->>'stale_after_s')::float8, 300) FROM line"
+        " WHERE factory = $1 AND line = $2",
+        factory,
+        line,
+    )
+    heard = await db.fetch(
+        "SELECT ts FROM station_event WHERE factory = $1 AND line = $2 AND station = $3",
+        factory,
+        line,
+        station,
+    )
+    silent = silent_intervals([r["ts"] for r in heard], stale_after_s=stale or 300)
+    await db.execute(
+        "DELETE FROM station_silence WHERE factory = $1 AND line = $2 AND station = $3",
+        factory,
+        line,
+        station,
+    )
+    await db.executemany(
+        'INSERT INTO station_silence (factory, line, station, start, "end")'
+        " VALUES ($1, $2, $3, $4, $5)",
+        [(factory, line, station, low, high) for low, high in silent],
+    )
     buckets = fold_station(
         changes,
         production,
@@ -86,6 +111,7 @@ async def store_station(
         window_start=window[0],
         window_end=window[1],
         small_stop_threshold_s=small_stop_threshold_s,
+        silent=silent,
     )
     records = [
         (
@@ -100,6 +126,11 @@ async def store_station(
     ]  # fmt: skip
     await db.copy_records_to_table("minute_bucket", records=records)
     await rollup.refresh_hours(db, windows=[(factory, line, station, *window)])
+
+
+QUIET_S: Final = 86_400.0
+"""A ``stale_after_s`` for test lines whose stations send only their changes, hours apart:
+with it none of them is silent (no ``no_signal`` time), unless a test says so."""
 
 
 async def put_line(api: httpx.AsyncClient, factory: str, line: str, **settings: Any) -> None:

@@ -19,11 +19,12 @@ from tests.integration.api.support import (
     AUTH,
     BAD_RANGES,
     NOW,
+    QUIET_S,
     a_factory,
     put_line,
     store_station,
 )
-from tests.unit.efficiency.builders import at, machine
+from tests.unit.efficiency.builders import at, machine, produced
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +52,7 @@ def day(hhmm: str) -> datetime:
 async def shift_of_two_stations(api: httpx.AsyncClient, db: asyncpg.Connection) -> str:
     """Two stations over 10:00–12:00 UTC; s1 down since 09:00, s2 down past 12:00."""
     factory = a_factory()
-    await put_line(api, factory, "l1", name="Line 1")
+    await put_line(api, factory, "l1", stale_after_s=QUIET_S, name="Line 1")
     window = (day("08:00"), day("14:00"))
     s1 = [
         machine(day("09:00"), "down", "jam"),  # before the range: counts from 10:00
@@ -140,7 +141,7 @@ async def test_the_last_state_lasts_until_now(
     api: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
     factory = a_factory()
-    await put_line(api, factory, "l1", name="Line 1")
+    await put_line(api, factory, "l1", stale_after_s=QUIET_S, name="Line 1")
     changes = [machine(NOW - timedelta(minutes=30), "down", "motor")]
     await store_station(
         db, factory, "l1", "s1", changes=changes, window=(NOW - timedelta(hours=1), NOW)
@@ -168,7 +169,7 @@ async def test_stops_agree_with_the_efficiency_downtime(
     """One station, no shifts, no small stops: the stops are the line's downtime, with the
     OEE core's rule for changes at one millisecond (the last by state, reason, id)."""
     factory = a_factory()
-    await put_line(api, factory, "l1", name="Line 1")
+    await put_line(api, factory, "l1", stale_after_s=QUIET_S, name="Line 1")
     base = day("10:00")
     changes = [
         machine(base + timedelta(seconds=12.345), "running"),
@@ -197,11 +198,99 @@ async def test_stops_agree_with_the_efficiency_downtime(
     ]  # fmt: skip
 
 
-async def test_a_timeline_of_over_10000_intervals_is_refused(
+async def test_downtime_counts_scheduled_time_as_the_efficiency_does(
+    api: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """Issue 14, 4: a stop that runs past the shift counts only its scheduled part, as the
+    efficiency's downtime; the rest is reported apart, and so are small stops."""
+    factory = a_factory()
+    shift = {"name": "A", "start": "10:00", "end": "11:00", "breaks": []}
+    await put_line(
+        api, factory, "l1", name="Line 1", stale_after_s=QUIET_S, shifts=[shift],
+        small_stop_threshold_s=60,
+    )  # fmt: skip
+    changes = [
+        machine(day("10:00"), "running"),
+        machine(day("10:10"), "down", "jam"),
+        machine(day("10:10:30"), "running"),  # 30 s: a small stop
+        machine(day("10:40"), "down", "motor"),  # until 12:00, past the shift's end
+        machine(day("12:00"), "running"),
+    ]
+    await store_station(
+        db, factory, "l1", "s1", changes=changes, window=(day("09:00"), day("13:00")),
+        small_stop_threshold_s=60,
+    )  # fmt: skip
+    window = {"start": "2026-11-02T09:00:00Z", "end": "2026-11-02T13:00:00Z"}
+    stops = await get(api, factory, "l1", "downtime", **window)
+    oee = await get(api, factory, "l1", "efficiency", **window)
+    assert stops["total_stop_s"] == oee["downtime_s"] == 20 * 60
+    assert (stops["small_stop_s"], stops["small_stop_count"]) == (30, 1)
+    assert stops["small_stop_s"] == oee["losses"]["small_stops_s"]
+    assert stops["unscheduled_stop_s"] == 60 * 60
+    assert [(r["reason"], r["duration_s"]) for r in stops["by_reason"]] == [("motor", 1200)]
+
+
+async def test_a_silent_station_is_down_for_no_signal_in_every_call(
+    api: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """Issue 14, 3: running, then nothing heard from 18:00: from 18:05 (stale_after_s 300)
+    the time is downtime ``no_signal``, in the efficiency, the Pareto and the timeline, up to
+    now; a report at 19:00 ends it."""
+    factory = a_factory()
+    await put_line(api, factory, "l1", name="Line 1", stale_after_s=300)
+    changes = [machine(day("17:00"), "running")]
+    made = [produced(day("17:00") + timedelta(seconds=s), 1) for s in range(0, 3601, 60)]
+    later = [produced(day("19:00"), 1)]
+    await store_station(
+        db, factory, "l1", "s1", changes=changes, production=made + later,
+        window=(day("16:00"), day("20:00")),
+    )  # fmt: skip
+    window = {"start": "2026-11-02T17:00:00Z", "end": "2026-11-02T20:00:00Z"}
+    oee = await get(api, factory, "l1", "efficiency", **window)
+    stops = await get(api, factory, "l1", "downtime", **window)
+    timeline = await get(api, factory, "l1", "timeline", **window)
+    silent = 55 * 60 + 55 * 60  # 18:05–19:00, and 19:05–20:00 (now is later)
+    assert oee["downtime_s"] == stops["total_stop_s"] == silent
+    assert [(r["reason"], r["state"], r["count"]) for r in stops["by_reason"]] == [
+        ("no_signal", "down", 2)
+    ]
+    assert [(i["start"][11:16], i["end"][11:16], i["reason"]) for i in
+            timeline["stations"][0]["intervals"]] == [
+        ("17:00", "18:05", None), ("18:05", "19:00", "no_signal"),
+        ("19:00", "19:05", None), ("19:05", "20:00", "no_signal"),
+    ]  # fmt: skip
+
+
+async def test_a_heartbeat_repeating_the_state_continues_its_interval(
     api: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
     factory = a_factory()
     await put_line(api, factory, "l1", name="Line 1")
+    changes = [
+        machine(day("10:00"), "down", "jam"),
+        machine(day("10:04"), "down", "jam"),  # the station says it again: still one stop
+        machine(day("10:08"), "running"),
+        machine(day("10:10"), "running"),
+    ]
+    await store_station(
+        db, factory, "l1", "s1", changes=changes, window=(day("09:00"), day("11:00"))
+    )
+    window = {"start": "2026-11-02T10:00:00Z", "end": "2026-11-02T10:10:00Z"}
+    stops = await get(api, factory, "l1", "downtime", **window)
+    assert [(r["reason"], r["duration_s"], r["count"]) for r in stops["by_reason"]] == [
+        ("jam", 480, 1)
+    ]
+    timeline = await get(api, factory, "l1", "timeline", **window)
+    assert [(i["start"][11:16], i["end"][11:16]) for i in timeline["stations"][0]["intervals"]] == [
+        ("10:00", "10:08"), ("10:08", "10:10"),
+    ]  # fmt: skip
+
+
+async def test_a_timeline_of_over_10000_intervals_is_refused(
+    api: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    factory = a_factory()
+    await put_line(api, factory, "l1", stale_after_s=QUIET_S, name="Line 1")
     base = day("00:00")
     rows = [
         (
@@ -239,7 +328,7 @@ async def test_a_bad_range_is_422_naming_the_field(
     api: httpx.AsyncClient, call: str, params: dict[str, str], field: str
 ) -> None:
     factory = a_factory()
-    await put_line(api, factory, "l1", name="Line 1")
+    await put_line(api, factory, "l1", stale_after_s=QUIET_S, name="Line 1")
     response = await api.get(url(factory, "l1", call), params=params, headers=AUTH)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
@@ -252,7 +341,7 @@ async def test_an_unknown_line_is_404_and_a_token_is_needed(
     api: httpx.AsyncClient, call: str
 ) -> None:
     factory = a_factory()
-    await put_line(api, factory, "l1", name="Line 1")
+    await put_line(api, factory, "l1", stale_after_s=QUIET_S, name="Line 1")
     for where in (url(factory, "nope", call), url(a_factory(), "l1", call)):
         response = await api.get(where, params=RANGE, headers=AUTH)
         assert response.status_code == 404, response.text
@@ -271,7 +360,7 @@ async def test_the_openapi_documents_both_calls(api: httpx.AsyncClient) -> None:
     spec = (await api.get("/openapi.json")).json()
     for call in CALLS:
         operation = spec["paths"][f"/api/v1/factories/{{factory}}/lines/{{line}}/{call}"]["get"]
-        assert operation["summary"] and "not applied" in operation["description"]
+        assert operation["summary"] and "no_signal" in operation["description"]
         assert {"200", "401", "404", "422"} <= set(operation["responses"])
     schemas = spec["components"]["schemas"]
     assert schemas["LineDowntime"]["examples"][0]["by_reason"][0]["reason"] == "jam"

@@ -15,7 +15,14 @@ import httpx
 import pytest
 
 from floorstream.services.efficiency import rollup
-from tests.integration.api.support import AUTH, NOW, a_factory, put_line, store_station
+from tests.integration.api.support import (
+    AUTH,
+    NOW,
+    QUIET_S,
+    a_factory,
+    put_line,
+    store_station,
+)
 from tests.unit.efficiency.builders import SHIFT_A, at, contract_shift, machine, produced
 
 pytestmark = pytest.mark.integration
@@ -46,7 +53,7 @@ DAY = {"start": "2026-11-02T00:00:00+08:00", "end": "2026-11-03T00:00:00+08:00"}
 
 async def contract_line(api: httpx.AsyncClient, db: asyncpg.Connection) -> str:
     factory = a_factory()
-    await put_line(api, factory, "l1", **CONTRACT_LINE, shifts=[SHIFT_A])
+    await put_line(api, factory, "l1", stale_after_s=QUIET_S, **CONTRACT_LINE, shifts=[SHIFT_A])
     await store_station(db, factory, "l1", "press-2", **contract_day())
     return factory
 
@@ -120,7 +127,7 @@ async def test_a_state_still_in_force_counts_up_to_now(
     api: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
     factory = a_factory()
-    await put_line(api, factory, "l1", name="Line 1")
+    await put_line(api, factory, "l1", stale_after_s=QUIET_S, name="Line 1")
     # Down for 30 minutes, then running from 30 minutes before now, nothing since: the
     # processor stores the down minutes; the running ones are unknown to it, their end open.
     changes = [
@@ -138,7 +145,7 @@ async def test_a_state_still_in_force_counts_up_to_now(
     assert "buckets" not in body
 
     # A station with one change and no buckets at all is still the line's station.
-    await put_line(api, factory, "l2", name="Line 2")
+    await put_line(api, factory, "l2", stale_after_s=QUIET_S, name="Line 2")
     await store_station(
         db,
         factory,
@@ -158,7 +165,7 @@ async def test_a_range_after_now_answers_what_is_known_not_a_500(
     """A state in force now, asked for a range that starts after now (issue 14, 2): 200, with
     nothing counted yet, for the line and for the factory."""
     factory = a_factory()
-    await put_line(api, factory, "l1", name="Line 1")
+    await put_line(api, factory, "l1", stale_after_s=QUIET_S, name="Line 1")
     changes = [machine(NOW - timedelta(minutes=30), "running")]
     await store_station(
         db, factory, "l1", "s1", changes=changes, window=(NOW - timedelta(hours=1), NOW)
@@ -181,7 +188,7 @@ async def test_the_tail_stops_at_the_end_of_the_range(
     api: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
     factory = a_factory()
-    await put_line(api, factory, "l1", name="Line 1")
+    await put_line(api, factory, "l1", stale_after_s=QUIET_S, name="Line 1")
     changes = [machine(NOW - timedelta(minutes=90, seconds=30), "idle")]
     await store_station(
         db, factory, "l1", "s1", changes=changes, window=(NOW - timedelta(hours=2), NOW)
@@ -194,7 +201,7 @@ async def test_the_station_with_most_parts_unless_one_is_named(
     api: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
     factory = a_factory()
-    await put_line(api, factory, "l1", name="Line 1")
+    await put_line(api, factory, "l1", stale_after_s=QUIET_S, name="Line 1")
     start, end = NOW - timedelta(hours=2), NOW - timedelta(hours=1)
     for station, good in (("a-few", 10), ("b-many", 500)):
         await store_station(
@@ -210,12 +217,14 @@ async def test_the_station_with_most_parts_unless_one_is_named(
     chosen = await get(api, factory, "l1", **params)
     assert (chosen["station"], chosen["good_count"]) == ("b-many", 500)
 
-    await put_line(api, factory, "l1", name="Line 1", constraint_station="a-few")
+    await put_line(
+        api, factory, "l1", stale_after_s=QUIET_S, name="Line 1", constraint_station="a-few"
+    )
     named = await get(api, factory, "l1", **params)
     assert (named["station"], named["good_count"]) == ("a-few", 10)
 
     # A line known but with no station yet: all zeros, station null.
-    await put_line(api, factory, "empty", name="Empty")
+    await put_line(api, factory, "empty", stale_after_s=QUIET_S, name="Empty")
     empty = await get(api, factory, "empty", **params, granularity="day")
     assert (empty["station"], empty["oee"], empty["planned_time_s"]) == (None, 0, 0)
     assert len(empty["buckets"]) == 1
@@ -225,7 +234,7 @@ async def test_a_month_of_minutes_sums_exactly(
     api: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
     factory = a_factory()
-    await put_line(api, factory, "l1", name="Line 1", ideal_cycle_time_s=0.5)
+    await put_line(api, factory, "l1", stale_after_s=QUIET_S, name="Line 1", ideal_cycle_time_s=0.5)
     start = datetime(2026, 9, 1, tzinfo=UTC)
     minutes = 30 * 24 * 60
     records = [
@@ -263,7 +272,7 @@ async def test_a_bad_range_is_422_naming_the_field(
     api: httpx.AsyncClient, params: dict[str, str], field: str
 ) -> None:
     factory = a_factory()
-    await put_line(api, factory, "l1", name="Line 1")
+    await put_line(api, factory, "l1", stale_after_s=QUIET_S, name="Line 1")
     response = await api.get(url(factory, "l1"), params=params, headers=AUTH)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
@@ -273,7 +282,7 @@ async def test_a_bad_range_is_422_naming_the_field(
 
 async def test_an_unencoded_plus_and_400_days_are_accepted(api: httpx.AsyncClient) -> None:
     factory = a_factory()
-    await put_line(api, factory, "l1", name="Line 1")
+    await put_line(api, factory, "l1", stale_after_s=QUIET_S, name="Line 1")
     spaced = "?start=2026-11-02T00:00:00 08:00&end=2026-11-03T00:00:00%2B08:00"
     response = await api.get(url(factory, "l1") + spaced, headers=AUTH)
     assert response.status_code == 200, response.text
@@ -314,7 +323,7 @@ async def test_a_change_of_settings_applies_as_documented(
 
     # No breaks: 8 h scheduled − 15 min planned stop = 27 900 s planned; run 27 900 − 2 820.
     no_breaks = {**SHIFT_A, "breaks": []}
-    await put_line(api, factory, "l1", **CONTRACT_LINE, shifts=[no_breaks])
+    await put_line(api, factory, "l1", stale_after_s=QUIET_S, **CONTRACT_LINE, shifts=[no_breaks])
     after = await get(api, factory, "l1", **DAY)
     assert (after["planned_time_s"], after["run_time_s"]) == (27900, 25080)
 

@@ -17,6 +17,7 @@ from floorstream.schemas.manager import FACTORY_EXAMPLE
 from tests.integration.api.support import (
     AUTH,
     BAD_RANGES,
+    QUIET_S,
     a_factory,
     put_line,
     store_station,
@@ -48,7 +49,9 @@ async def two_lines(api: httpx.AsyncClient, db: asyncpg.Connection) -> str:
     "l2" with 1 h planned, half of it down (OEE .4167); added in the other order."""
     factory = a_factory()
     begin = at("2026-11-02 01:00")
-    await put_line(api, factory, "l2", name="Weld line 2", ideal_cycle_time_s=1.0)
+    await put_line(
+        api, factory, "l2", stale_after_s=QUIET_S, name="Weld line 2", ideal_cycle_time_s=1.0
+    )
     await store_station(
         db,
         factory,
@@ -66,6 +69,7 @@ async def two_lines(api: httpx.AsyncClient, db: asyncpg.Connection) -> str:
         api,
         factory,
         "l1",
+        stale_after_s=QUIET_S,
         name="Press line 1",
         timezone="Asia/Shanghai",
         ideal_cycle_time_s=1.0,
@@ -102,11 +106,31 @@ async def test_the_whole_is_weighted_by_planned_time(
         assert {k: got[k] for k in FIGURES} == {k: example[k] for k in FIGURES}
 
 
+async def test_a_line_without_settings_stays_out_of_the_whole_while_others_have_some(
+    api: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """Issue 14, 4: one `down` on a line never set up (all its time scheduled) would weigh a
+    whole day of downtime against the others' shift; it is answered, marked, and left out."""
+    factory = await two_lines(api, db)
+    before = await get(api, factory, **DAY)
+    await store_station(
+        db, factory, "l3", "press", changes=[machine(at("2026-11-01 22:00"), "down", "jam")],
+        window=(at("2026-11-01 21:00"), at("2026-11-02 08:00")),
+    )  # fmt: skip
+    await db.execute("INSERT INTO line (factory, line) VALUES ($1, 'l3')", factory)
+    after = await get(api, factory, **DAY)
+    l3 = after["lines"][-1]
+    assert (l3["line"], l3["in_whole"], l3["availability"]) == ("l3", False, 0)
+    assert l3["downtime_s"] > 0
+    assert [x["in_whole"] for x in after["lines"][:2]] == [True, True]
+    assert {k: after[k] for k in FIGURES} == {k: before[k] for k in FIGURES}
+
+
 async def test_each_line_reads_as_the_line_call(
     api: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
     factory = await two_lines(api, db)
-    await put_line(api, factory, "l3", name="Not started")  # no station yet
+    await put_line(api, factory, "l3", stale_after_s=QUIET_S, name="Not started")  # no station yet
     await db.execute("INSERT INTO line (factory, line) VALUES ($1, 'l0-seen')", factory)
     hour = {"start": "2026-11-02T01:00:00Z", "end": "2026-11-02T02:30:00Z"}
     for params in (DAY, hour):
@@ -146,7 +170,7 @@ async def test_a_bad_range_is_422_naming_the_field(
     api: httpx.AsyncClient, params: dict[str, str], field: str
 ) -> None:
     factory = a_factory()
-    await put_line(api, factory, "l1", name="Line 1")
+    await put_line(api, factory, "l1", stale_after_s=QUIET_S, name="Line 1")
     response = await api.get(url(factory), params=params, headers=AUTH)
     assert response.status_code == 422, response.text
     error = response.json()["error"]

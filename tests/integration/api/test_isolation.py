@@ -234,7 +234,7 @@ async def test_every_data_function_refuses_a_factory_outside_the_scope_before_re
         "card_id": b.card_id, "now": NOW, "start": start, "end": end, "before": end,
         "window": (start, end), "stations": ["s1"], "groups": [[(start, end)]], "limit": 10,
         "open_only": False, "settings": LineSettings(name="x"), "granularity": None,
-        "lines": [], "targets": [],
+        "lines": [], "targets": [], "small_stop_threshold_s": 0, "stale_after_s": 300,
     }  # fmt: skip
     leaked = []
     for name, function in data_functions():

@@ -13,13 +13,16 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 import schemathesis
 import uvicorn
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 from schemathesis.checks import (
     not_a_server_error,
@@ -112,3 +115,38 @@ def test_the_api_keeps_its_documented_promises(
     case: schemathesis.Case[Any], fuzz_server: str
 ) -> None:
     case.call_and_validate(base_url=fuzz_server, headers=AUTH, checks=CHECKS)
+
+
+_RANGED = [
+    "/api/v1/factories/f1/efficiency",
+    "/api/v1/factories/f1/lines/l1/efficiency",
+    "/api/v1/factories/f1/lines/l1/downtime",
+    "/api/v1/factories/f1/lines/l1/timeline",
+]
+_AROUND_NOW = st.integers(min_value=-3 * 86_400_000, max_value=3 * 86_400_000)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    path=st.sampled_from(_RANGED),
+    offset_ms=_AROUND_NOW,
+    length_ms=st.integers(min_value=1, max_value=3 * 86_400_000),
+    granularity=st.sampled_from([None, "hour", "shift", "day"]),
+)
+def test_any_range_around_now_is_answered_never_a_500(
+    fuzz_server: str, path: str, offset_ms: int, length_ms: int, granularity: str | None
+) -> None:
+    """Issue 14, 2: ranges before, across and after now (the state in force now has a live
+    tail), down to the millisecond: 200 with what is known, or a 4xx in the JSON format."""
+    start = NOW + timedelta(milliseconds=offset_ms)
+    params = {
+        "start": start.isoformat(),
+        "end": (start + timedelta(milliseconds=length_ms)).isoformat(),
+    }
+    if granularity is not None and path.endswith("/lines/l1/efficiency"):
+        params["granularity"] = granularity
+    response = httpx.get(fuzz_server + path, params=params, headers=AUTH, timeout=60)
+    assert response.status_code in (200, 422), (params, response.text)
+    if response.status_code == 422:
+        assert response.headers["content-type"].startswith("application/json")
+        assert "detail" in response.json() or "error" in response.json()

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -22,6 +23,7 @@ import pytest
 from floorstream.schemas import Event, ProductionEvent
 from floorstream.services.runtime.embedded.stack import Endpoints
 from tests.support.buckets import (
+    START,
     hours_disagreeing,
     reference_buckets,
     simulated_hour,
@@ -111,6 +113,37 @@ async def test_shuffled_and_doubled_events_give_the_reference_buckets(
     assert sum(b.good_count for b in stored.values()) == sum(
         e.good for e in events if isinstance(e, ProductionEvent)
     )
+
+
+async def test_a_silence_is_no_signal_downtime_and_a_late_event_inside_it_corrects_it(
+    stack: Endpoints, tmp_path: Path
+) -> None:
+    """One station silent for 20 minutes: beyond `stale_after_s` (300 s) that time is downtime
+    ``no_signal``. Its events of one minute in the middle come last, after those minutes were
+    folded: they break the silence in two, and the buckets are again the fold of the set."""
+    factory = f"p{uuid.uuid4().hex[:8]}"
+    events = simulated_hour(factory)
+    station = sorted({e.station for e in events})[0]
+    low, high = START + timedelta(minutes=10), START + timedelta(minutes=30)
+    hole = [e for e in events if e.station == station and low <= e.ts < high]
+    late = [e for e in hole if e.ts.minute == (START + timedelta(minutes=20)).minute]
+    first = [e for e in events if e not in hole]
+    assert late and len(hole) > len(late)
+    group, log = f"g-{factory}", tmp_path / "p.log"
+
+    topic = await _publish(stack.kafka_bootstrap, first)
+    await _run_until_done(stack, group, topic, len(first), log, 0)
+    stored = await stored_buckets(stack.database_url, factory)
+    assert stored == reference_buckets(first)
+    silent_ms = sum(dict(b.down_by_reason).get("no_signal", 0) for b in stored.values())
+    assert silent_ms >= 14 * 60_000  # 20 minutes unheard, the first 5 of them not yet silent
+
+    topic = await _publish(stack.kafka_bootstrap, late)
+    await _run_until_done(stack, group, topic, len(late), log, 0)
+    stored = await stored_buckets(stack.database_url, factory)
+    assert stored == reference_buckets(first + late)
+    assert sum(dict(b.down_by_reason).get("no_signal", 0) for b in stored.values()) < silent_ms
+    assert await hours_disagreeing(stack.database_url, factory) == []
 
 
 async def test_killed_twice_mid_batch_the_buckets_equal_an_undisturbed_run(

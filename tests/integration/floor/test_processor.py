@@ -156,10 +156,38 @@ async def test_a_station_takes_its_latest_machine_event_whatever_the_arrival(
     stations = {r["station"]: r for r in await _rows(connection, "station_state", f.factory)}
     assert stations["s1"] == {
         "line": "l1", "station": "s1", "state": "down", "reason": "jam", "since": _at(10),
-        "state_event_id": "m2", "last_seen": _at(20),
+        "state_event_id": "m2", "last_seen": _at(20), "state_ts": _at(10),
     }  # fmt: skip
     assert (stations["s2"]["state"], stations["s2"]["state_event_id"]) == ("setup", "a-2")
     assert (stations["s3"]["state"], stations["s3"]["last_seen"]) == (None, _at(40))
+
+
+async def test_a_repeated_state_keeps_its_since_and_a_late_change_splits_it(
+    connection: Any,
+) -> None:
+    """A station's heartbeats (its state repeated) do not move ``since``; a late event of
+    another state between them does, and the row is the same in every arrival order."""
+    rows = []
+    for order in range(3):
+        f = Floor(_factory())
+        beats = [f.machine(f"b{i}", 2 * i, "down", reason="jam") for i in range(6)]
+        late = f.machine("late", 5, "running")
+        if order == 0:  # one by one, the late change last
+            batches = [[b] for b in beats] + [[late]]
+        elif order == 1:  # newest first
+            batches = [[b] for b in reversed([*beats, late])]
+        else:  # all at once
+            batches = [[*beats, late]]
+        await _apply(connection, *batches[:-1])
+        if order == 0:
+            station = (await _rows(connection, "station_state", f.factory))[0]
+            assert (station["since"], station["state_ts"]) == (_at(0), _at(10))
+        await _apply(connection, batches[-1])
+        (station,) = await _rows(connection, "station_state", f.factory)
+        rows.append({k: v for k, v in station.items() if k != "factory"})
+    assert rows[0]["since"] == _at(6)  # b3, the first jam after the late run
+    assert rows[0]["state_event_id"] == "b5"
+    assert rows[0] == rows[1] == rows[2]
 
 
 async def test_an_operator_is_their_latest_people_event(connection: Any) -> None:

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from floorstream.schemas import MachinePayload, OrderPayload, ProductionPayload
-from floorstream.services.efficiency.core import context_bounds, fold_station
+from floorstream.schemas.types import MachineState
+from floorstream.services.efficiency.core import context_bounds, fold_station, silent_intervals
 from floorstream.services.efficiency.core.types import MINUTE_MS
 from tests.unit.efficiency.builders import at
 
@@ -168,3 +169,58 @@ def _context(
     before = [c for c in ordered if c.ts == times[first - 1]] if first > 0 else []
     after = [c for c in ordered if c.ts == times[last]] if last < len(times) else []
     return before + ordered[first:last] + after
+
+
+stales = st.sampled_from([60, 300, 900.5])
+
+
+@settings(max_examples=150, deadline=None)
+@given(changes_st, production_st, thresholds, stales, open_untils)
+def test_silences_turn_known_time_into_no_signal_and_only_that(
+    changes: list[MachinePayload],
+    production: list[ProductionPayload],
+    threshold: float,
+    stale: float,
+    open_until: datetime | None,
+) -> None:
+    """Silences (gaps between any events longer than `stale_after_s`) change no minute's known
+    time; they move exactly their overlap with it into ``down``/``no_signal``; a window's
+    halves with their context still equal the whole."""
+    heard = [e.ts for e in [*changes, *production]]
+    silent = silent_intervals(heard, stale_after_s=stale, open_until=open_until)
+    options = {"small_stop_threshold_s": threshold, "open_until": open_until}
+    plain = fold_station(changes, production, [], window_start=START, window_end=END, **options)  # type: ignore[arg-type]
+    quiet = fold_station(
+        changes, production, [], window_start=START, window_end=END, silent=silent, **options
+    )  # type: ignore[arg-type]
+    for minute, bucket in quiet.items():
+        assert bucket.unknown_ms == plain[minute].unknown_ms
+        assert bucket.total_count == plain[minute].total_count
+    # The known time runs from the first change to the last (or to `open_until`).
+    floor_ms = timedelta(milliseconds=1)
+    times = [START + (c.ts - START) // floor_ms * floor_ms for c in changes]
+    known = (min(times), max([*times, *([open_until] if open_until else [])])) if times else None
+    expected = timedelta(0)
+    for low, high in silent:
+        if known is not None:
+            low, high = max(low, known[0], START), min(high, known[1], END)
+            expected += max(high - low, timedelta(0))
+    # Without planned stops (a silence leaves them be) nor small stops (which would hide a
+    # short silence's time), the silences' time in the known time is all no_signal.
+    unplanned = [
+        c.model_copy(update={"state": MachineState.IDLE}) if c.state == "planned_stop" else c
+        for c in changes
+    ]
+    flat = fold_station(
+        unplanned, production, [], window_start=START, window_end=END, silent=silent,
+        small_stop_threshold_s=0, open_until=open_until,
+    )  # type: ignore[arg-type]  # fmt: skip
+    no_signal = sum(dict(b.down_by_reason).get("no_signal", 0) for b in flat.values())
+    assert no_signal == expected // floor_ms
+    halves: dict[datetime, object] = {}
+    for low, high in ((START, MIDDLE), (MIDDLE, END)):
+        context = _context(changes, low, high, threshold, 600)
+        halves |= fold_station(
+            context, production, [], window_start=low, window_end=high, silent=silent, **options
+        )  # type: ignore[arg-type]
+    assert halves == quiet

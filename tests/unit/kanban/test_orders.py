@@ -100,6 +100,20 @@ def test_an_order_ended_before_now_is_done_and_counted_until_its_end() -> None:
     assert (progress.remaining, progress.projected_finish) == (3500, None)
 
 
+def test_a_silent_line_is_measured_up_to_where_it_went_silent() -> None:
+    """Issue 14, 8: last heard 50 minutes ago; with stale_after_s 300 the order's expected
+    parts stop growing 5 minutes after that, not with the wall clock."""
+    settings = LineSettings(name="l1", stale_after_s=300)
+    silent = order_progress(
+        order(good_by_station={"a": 600}), settings=settings, now=NOW, last_seen=ago(3000)
+    )
+    assert (silent.expected_count, silent.efficiency) == (900, 0.6667)  # 10 + 5 minutes
+    heard = order_progress(
+        order(good_by_station={"a": 600}), settings=settings, now=NOW, last_seen=ago(1)
+    )
+    assert heard.expected_count == 3600  # heard just now: up to now
+
+
 def test_an_end_after_now_is_not_done_yet() -> None:
     progress = order_progress(
         order(ended_at=NOW + timedelta(seconds=60), good_by_station={"a": 1800}),

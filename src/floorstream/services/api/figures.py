@@ -11,7 +11,9 @@ call) are read together: one statement chooses their stations, one sums their bu
 the most parts in the range (ties: the first by name); chosen in SQL
 (`buckets.choose_stations`).
 
-**The live tail.** A station still in a state now counts that state up to now. The processor
+**The live tail.** A station still in a state now counts that state up to now, unless it
+has been silent for longer than the line's ``stale_after_s``: from then on its time is
+downtime ``no_signal`` (the stored silences, and the open one after its last event). The processor
 folds with ``open_until=None``, so the minutes after a station's last machine change are
 stored as unknown time (or not at all), their end not known yet. So where ``now`` is after
 the station's last machine change and the range reaches past it, the minutes from that
@@ -48,6 +50,7 @@ from floorstream.services.efficiency.core import (
     in_schedule,
     periods,
     scheduled_intervals,
+    silent_intervals,
 )
 
 __all__ = ["LineAsked", "LineFigures", "as_body", "combined", "line_figures", "lines_figures"]
@@ -263,6 +266,13 @@ async def _live_tail(
     changes, production, orders = await efficiency_store.fold_inputs(
         pool, factory=factory, line=plan.asked.line, station=station, since=since, until=now
     )
+    silent, heard = await efficiency_store.heard_silences(
+        pool, factory=factory, line=plan.asked.line, station=station, since=since, until=now
+    )
+    if heard is not None:  # silent since stale_after_s after it, up to now
+        silent += silent_intervals(
+            [heard], stale_after_s=plan.asked.settings.stale_after_s, open_until=now
+        )
     folded = fold_station(
         changes,
         production,
@@ -271,6 +281,7 @@ async def _live_tail(
         window_end=window_end,
         small_stop_threshold_s=threshold,
         open_until=now,
+        silent=silent,
     )
     return sorted(folded.items())
 

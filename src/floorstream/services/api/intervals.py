@@ -1,28 +1,27 @@
 """A line's stations as state intervals over a range: the reads, and the stops ranked.
 
-**The rule.** Each machine event of a station puts it in the event's state until the
-station's next machine event; its last event's state lasts until ``min(end, now)``. The
-intervals are clipped to ``[start, end)``; the station's last event before ``start`` is read
-too, so the state in force at ``start`` counts. Intervals of no length are left out.
+**The rule** is the OEE core's (`floorstream.services.efficiency.core.timeline`), applied to
+what the efficiency processor stores: a station's machine changes (each state lasts until
+its next change, the last one until ``min(end, now)``), and its silences, where nothing of
+any kind was heard from it for longer than the line's ``stale_after_s``: that time is
+``down`` for the reason ``no_signal`` (the stored silences, and the open one after the
+station's last event, up to now). Stops shorter, as a whole, than the line's
+``small_stop_threshold_s`` are marked small, measured over their whole length (the changes
+up to that far around the range are read). Intervals are clipped to ``[start, end)``; the
+state in force at ``start`` counts from ``start``. An event that repeats the state and reason
+in force (a heartbeat) continues its interval, so it is neither a new stop nor a new interval.
 
-As the OEE core reads a station's changes (`floorstream.services.efficiency.core.timeline`,
-rules 1 and 2): instants are floored to the millisecond, and of several changes at the same
-millisecond, ordered by ``(state, reason, event_id)`` (code-point order, ``""`` for no
-reason), the last is in force. Unlike the core, no small stop is set apart and no schedule is
-applied: all time in the range counts.
-
-**The reads.** One SQL statement each: `lead()` over each station's events gives each
-interval's end, and PostgreSQL sums the stops (`line_stops`) or answers the intervals
-themselves, at most ``limit`` (`line_timeline`). Cost grows with the machine events in the
-range (a window over all of them), not with its length.
+**The reads.** Three statements in one read-only snapshot: the changes (with the one before
+and after each station's context), the silences, and each station's last event. Cost grows
+with the machine events and silences in the range, not with its length or its production.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Final
 
@@ -30,7 +29,14 @@ from asyncpg import Pool
 
 from floorstream.schemas.types import MachineState
 from floorstream.services.api.scope import Scope
-from floorstream.services.efficiency.core.types import DOWNTIME_STATES
+from floorstream.services.efficiency.core import Interval
+from floorstream.services.efficiency.core.timeline import (
+    normalise_changes,
+    stale_ms,
+    timeline,
+)
+from floorstream.services.efficiency.core.types import DOWNTIME_STATES, from_ms, to_ms
+from floorstream.services.efficiency.store import Change as StoredChange
 
 __all__ = [
     "STOP_STATES",
@@ -39,89 +45,73 @@ __all__ = [
     "StateSpan",
     "StationStops",
     "StopTally",
-    "line_stops",
-    "line_timeline",
+    "Stops",
+    "line_spans",
     "pareto",
     "per_station",
+    "stops",
 ]
 
 STOP_STATES: Final = frozenset(DOWNTIME_STATES)
 """The states of a stop: not running, not a planned stop (down, setup, idle, starved,
 blocked, offline)."""
 
-# $1 factory, $2 line, $3 start, $4 end, $5 min(end, now). The stations come from a loose
-# index scan, and each one's last change before $3 from a backward index scan, so history
-# before the range costs one index probe per station.
-_INTERVALS: Final = """
+# $1 factory, $2 line, $3 since, $4 until. The stations come from a loose index scan, and
+# each one's change before $3 and after $4 from an index probe each.
+_CHANGES: Final = """
 WITH RECURSIVE stations(station) AS (
     SELECT min(station) FROM station_event WHERE factory = $1 AND line = $2
     UNION ALL
     SELECT (SELECT min(e.station) FROM station_event AS e
             WHERE e.factory = $1 AND e.line = $2 AND e.station > s.station)
     FROM stations AS s WHERE s.station IS NOT NULL
-), before(station, ts) AS (
-    SELECT s.station,
-           (SELECT max(e.ts) FROM station_event AS e
-            WHERE e.factory = $1 AND e.line = $2 AND e.station = s.station
-              AND e.kind = 'machine' AND e.ts < $3)
+), anchors(station, ts) AS (
+    SELECT s.station, (SELECT max(e.ts) FROM station_event AS e
+        WHERE e.factory = $1 AND e.line = $2 AND e.station = s.station
+          AND e.kind = 'machine' AND e.ts < $3)
     FROM stations AS s WHERE s.station IS NOT NULL
-), changes AS (
-    SELECT station, ts, state, reason, event_id FROM station_event
-    WHERE factory = $1 AND line = $2 AND kind = 'machine' AND ts >= $3 AND ts < $4
     UNION ALL
-    SELECT e.station, e.ts, e.state, e.reason, e.event_id
-    FROM before AS b
-    JOIN station_event AS e
-      ON e.factory = $1 AND e.line = $2 AND e.station = b.station
-     AND e.kind = 'machine' AND e.ts = b.ts
-), spans AS (
-    SELECT station, state, reason, date_trunc('milliseconds', ts) AS ts,
-           lead(date_trunc('milliseconds', ts)) OVER (
-               PARTITION BY station
-               ORDER BY date_trunc('milliseconds', ts), state COLLATE "C",
-                        coalesce(reason, '') COLLATE "C", event_id COLLATE "C"
-           ) AS next
-    FROM changes
-), clipped AS (
-    SELECT station, state, reason,
-           greatest(ts, $3) AS low,
-           least(coalesce(next, greatest(ts, $5)), $4) AS high
-    FROM spans
+    SELECT s.station, (SELECT min(e.ts) FROM station_event AS e
+        WHERE e.factory = $1 AND e.line = $2 AND e.station = s.station
+          AND e.kind = 'machine' AND e.ts > $4)
+    FROM stations AS s WHERE s.station IS NOT NULL
 )
+SELECT station, ts, state, reason, event_id FROM station_event
+WHERE factory = $1 AND line = $2 AND kind = 'machine' AND ts >= $3 AND ts <= $4
+UNION ALL
+SELECT e.station, e.ts, e.state, e.reason, e.event_id
+FROM anchors AS a JOIN station_event AS e
+  ON e.factory = $1 AND e.line = $2 AND e.station = a.station
+ AND e.kind = 'machine' AND e.ts = a.ts
 """
 
-_TIMELINE: Final = (
-    _INTERVALS
-    + """
-SELECT station, low, high, state, reason FROM clipped
-WHERE high > low
-ORDER BY station COLLATE "C", low
-LIMIT $6
+_SILENCES: Final = """
+SELECT station, start, "end" FROM station_silence
+WHERE factory = $1 AND line = $2 AND start < $4 AND "end" > $3
 """
-)
 
-_STOPS: Final = (
-    _INTERVALS
-    + """
-SELECT station, state, reason, count(*) AS count,
-       round(sum(extract(epoch FROM high) - extract(epoch FROM low)) * 1000000)::bigint
-           AS duration_us
-FROM clipped
-WHERE high > low AND state = ANY($6::text[])
-GROUP BY station, state, reason
+# Each station's last event of any kind up to $3: one index probe per station and kind.
+_LAST_HEARD: Final = """
+SELECT s.station, (SELECT max(h.ts) FROM unnest(
+        ARRAY['machine', 'production', 'people', 'material', 'order']) AS k(kind)
+    CROSS JOIN LATERAL (SELECT max(e.ts) AS ts FROM station_event AS e
+        WHERE e.factory = $1 AND e.line = $2 AND e.station = s.station
+          AND e.kind = k.kind AND e.ts <= $3) AS h) AS heard
+FROM unnest($4::text[]) AS s(station)
 """
-)
 
 
 @dataclass(frozen=True, slots=True)
 class StateSpan:
-    """A station in `state` over ``[start, end)`` (UTC); `reason` as the event gave it."""
+    """A station in `state` over ``[start, end)`` (UTC); `reason` as the event gave it
+    (``no_signal`` for a silence); `small` when it belongs to a small stop."""
 
     station: str
     start: datetime
     end: datetime
     state: MachineState
     reason: str | None
+    small: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +125,7 @@ class StopTally:
     duration_us: int
 
 
-async def line_timeline(
+async def line_spans(
     pool: Pool,
     *,
     scope: Scope,
@@ -144,37 +134,110 @@ async def line_timeline(
     start: datetime,
     end: datetime,
     now: datetime,
-    limit: int,
+    small_stop_threshold_s: float,
+    stale_after_s: float,
 ) -> list[StateSpan]:
-    """The state intervals of the line's stations in ``[start, end)`` as of ``now``, by
-    station (code-point order) then time; the first ``limit`` of them."""
+    """The state intervals of the line's stations in ``[start, end)`` as of ``now`` (the
+    module's rule), by station (code-point order) then time."""
     scope.require(factory)
-    records = await pool.fetch(_TIMELINE, factory, line, start, end, min(end, now), limit)
-    return [
-        StateSpan(r["station"], r["low"], r["high"], MachineState(r["state"]), r["reason"])
-        for r in records
-    ]
+    upto = min(end, now)
+    if upto <= start:
+        return []
+    margin = timedelta(seconds=small_stop_threshold_s)
+    since, until = start - margin, upto + margin
+    async with (
+        pool.acquire() as connection,
+        connection.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        changes = await connection.fetch(_CHANGES, factory, line, since, until)
+        by_station: dict[str, list[StoredChange]] = defaultdict(list)
+        for r in changes:
+            by_station[r["station"]].append(
+                StoredChange(r["event_id"], r["ts"], MachineState(r["state"]), r["reason"])
+            )
+        silent: dict[str, list[Interval]] = defaultdict(list)
+        for r in await connection.fetch(_SILENCES, factory, line, since, until):
+            silent[r["station"]].append((r["start"], r["end"]))
+        heard = {
+            r["station"]: r["heard"]
+            for r in await connection.fetch(_LAST_HEARD, factory, line, upto, list(by_station))
+        }
+    low, high, open_until = to_ms(start), to_ms(end), to_ms(upto)
+    stale = stale_ms(stale_after_s)
+    spans: list[StateSpan] = []
+    for station in sorted(by_station):
+        quiet = [(to_ms(a), to_ms(b)) for a, b in silent[station]]
+        last = heard.get(station)
+        if last is not None and to_ms(last) + stale < open_until:
+            quiet.append((to_ms(last) + stale, open_until))  # silent since, up to now
+        for interval in timeline(
+            normalise_changes(by_station[station]),
+            open_until=open_until,
+            small_stop_threshold_s=small_stop_threshold_s,
+            silent=quiet,
+        ):
+            a, b = max(interval.start, low), min(interval.end, high, open_until)
+            if a >= b:
+                continue
+            reason = interval.reason or None
+            last_span = spans[-1] if spans else None
+            if (
+                last_span is not None
+                and (last_span.station, last_span.end, last_span.state, last_span.reason)
+                == (station, from_ms(a), interval.state, reason)
+                and last_span.small == interval.small
+            ):  # the same state and reason again (a heartbeat): the same interval goes on
+                spans[-1] = replace(last_span, end=from_ms(b))
+            else:
+                spans.append(
+                    StateSpan(
+                        station, from_ms(a), from_ms(b), interval.state, reason, interval.small
+                    )
+                )
+    return spans
 
 
-async def line_stops(
-    pool: Pool,
-    *,
-    scope: Scope,
-    factory: str,
-    line: str,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-) -> list[StopTally]:
-    """The line's stops in ``[start, end)`` as of ``now``, summed per station, state and
-    reason (in no order)."""
-    scope.require(factory)
-    states = sorted(state.value for state in STOP_STATES)
-    records = await pool.fetch(_STOPS, factory, line, start, end, min(end, now), states)
-    return [
-        StopTally(r["station"], MachineState(r["state"]), r["reason"], r["count"], r["duration_us"])
-        for r in records
-    ]
+@dataclass(frozen=True, slots=True)
+class Stops:
+    """A line's stops over a range, as the efficiency figures count them: `counted`, the stops
+    in the line's scheduled time that are not small (downtime); `small`, the small stops
+    there (run time in the figures); `unscheduled`, the stops outside scheduled time."""
+
+    counted: list[StopTally]
+    small: list[StopTally]
+    unscheduled: list[StopTally]
+
+
+def stops(spans: Iterable[StateSpan], counted_time: list[Interval]) -> Stops:
+    """The stop spans split by `counted_time` (sorted, disjoint) and summed per station, state
+    and reason; a span counts once in each part it has time in."""
+    sums: dict[str, dict[tuple[str, MachineState, str | None], list[int]]] = {
+        part: defaultdict(lambda: [0, 0]) for part in ("counted", "small", "unscheduled")
+    }
+    for span in spans:
+        if span.state not in STOP_STATES:
+            continue
+        inside = sum(_us(span, a, b) for a, b in counted_time if a < span.end and b > span.start)
+        outside = _us(span, span.start, span.end) - inside
+        key = (span.station, span.state, span.reason)
+        for part, us in (("small" if span.small else "counted", inside), ("unscheduled", outside)):
+            if us > 0:
+                sums[part][key][0] += us
+                sums[part][key][1] += 1
+
+    def tallies(part: str) -> list[StopTally]:
+        return [
+            StopTally(station, state, reason, count, us)
+            for (station, state, reason), (us, count) in sums[part].items()
+        ]
+
+    return Stops(tallies("counted"), tallies("small"), tallies("unscheduled"))
+
+
+def _us(span: StateSpan, low: datetime, high: datetime) -> int:
+    """Microseconds of `span` within ``[low, high)``."""
+    delta = min(span.end, high) - max(span.start, low)
+    return max(0, delta // timedelta(microseconds=1))
 
 
 def per_station(spans: Iterable[StateSpan]) -> list[tuple[str, list[StateSpan]]]:

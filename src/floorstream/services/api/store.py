@@ -1,4 +1,5 @@
-"""Data access of the API: keyword-only functions over the asyncpg pool, one statement each.
+"""Data access of the API: keyword-only functions over the asyncpg pool, one statement each
+(but `upsert_line_settings`: one transaction of four).
 
 The efficiency reads are in `floorstream.services.api.buckets`.
 
@@ -22,6 +23,8 @@ from asyncpg import Pool
 from floorstream.schemas.line_settings import LineSettings
 from floorstream.services.api.pagination import LineKey
 from floorstream.services.api.scope import Scope
+from floorstream.services.floor import cards
+from floorstream.services.runtime.board_push import notify_changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +74,23 @@ RETURNING factory, line, settings, updated_at
 async def upsert_line_settings(
     pool: Pool, *, scope: Scope, factory: str, line: str, settings: LineSettings
 ) -> LineRow:
-    """Store ``settings`` as the line's whole settings, creating the line if it is new."""
+    """Store ``settings`` as the line's whole settings, creating the line if it is new.
+
+    In the same transaction: 1 take the line's kanban lock (`cards.lock_lines`, so that a
+    batch of the floor-state processor lowering a stock comes wholly before or after), 2 store
+    the settings, 3 raise the cards the materials' current stock needs under the new
+    ``materials`` rules, as a level event would (`cards.raise_for_settings`), 4 tell the
+    line's boards (sent on commit).
+    """
     scope.require(factory)
-    record = await pool.fetchrow(_UPSERT, factory, line, settings.model_dump_json())
+    async with pool.acquire() as connection, connection.transaction():
+        await cards.lock_lines(connection, lines=[(factory, line)], exclusive=True)  # 1
+        body = settings.model_dump_json()
+        record = await connection.fetchrow(_UPSERT, factory, line, body)  # 2
+        await cards.raise_for_settings(
+            connection, factory=factory, line=line, rules=settings.materials
+        )  # 3
+        await notify_changed(connection, [(factory, line)])  # 4
     return _line_row(record)
 
 

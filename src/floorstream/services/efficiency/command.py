@@ -4,7 +4,8 @@ Both run in one process, each a member of its own consumer group on ``floor.even
 efficiency processor (OEE minute buckets, ``processor_group``) and the floor-state processor
 (stations, operators, materials, work orders, ``floor_group``). If either fails, the process
 fails, and its supervisor restarts it; each resumes from the offsets stored with its results.
-Both skip events older than the retention period (``retention_days``).
+Both skip events older than the retention period (``retention_days``), and those further ahead
+of their clock than ``future_tolerance_s``.
 
 With ``FLOORSTREAM_METRICS_PORT`` set, ``/metrics`` (`ProcessorMetrics`, labelled by group),
 ``/healthz`` and ``/readyz`` (database, kafka) answer on it from the start, while the database
@@ -132,11 +133,12 @@ async def _serve(
             "processor started (groups %s and %s)", settings.processor_group, settings.floor_group
         )
         retention = timedelta(days=settings.retention_days)
+        ahead = timedelta(seconds=settings.future_tolerance_s)
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(
-                member(settings.processor_group, efficiency.retaining(retention, _now))
+                member(settings.processor_group, efficiency.retaining(retention, _now, ahead))
             )
-            tasks.create_task(member(settings.floor_group, floor.retaining(retention, _now)))
+            tasks.create_task(member(settings.floor_group, floor.retaining(retention, _now, ahead)))
             tasks.create_task(keep_purging(pool, retention=retention, clock=_now, stop=stop))
 
 

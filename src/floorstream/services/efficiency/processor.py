@@ -7,6 +7,11 @@ consumer loop of `runtime.consumer` stores the offsets in the same one):
    would be folded from are deleted, so it could only corrupt them;
 2. store the events not stored yet: a repeated ``event_id`` on a line counts once; register
    their lines (a line is known from its first valid event on);
+   (b) and recompute the *silences* the new events change (`store.update_silences`): per
+   station, the gaps between its events of any kind longer than its line's ``stale_after_s``,
+   whose time counts as downtime ``no_signal`` (the core's timeline, rule 4). The silences
+   that changed (gone or new) widen step 3's windows, so a late event that breaks a silence
+   folds its minutes again;
 3. work out, per station, the minutes the new events can change: a machine change at ``ts``
    changes the intervals from the change before it to the change after it; an order event at
    ``ts`` every station of the line from ``ts`` to the next order event (or the line's last
@@ -37,9 +42,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from floorstream.schemas import Event, ProductionEvent
 from floorstream.schemas.types import Kind
@@ -50,6 +55,7 @@ from floorstream.services.efficiency.core import (
     fold_station,
     tally_production,
 )
+from floorstream.services.efficiency.core.timeline import stale_ms
 from floorstream.services.efficiency.store import LineKey, StationKey
 from floorstream.services.runtime import batch_input
 from floorstream.services.runtime.consumer import Handler, Records
@@ -66,9 +72,13 @@ _MINUTE = timedelta(minutes=1)
 _Key = TypeVar("_Key", StationKey, LineKey)
 
 
-def retaining(retention: timedelta, clock: Callable[[], datetime]) -> Handler:
-    """`apply_batch` with the retention and lateness cut-offs (`batch_input.retaining`)."""
-    return batch_input.retaining(apply_batch, retention, clock)
+def retaining(
+    retention: timedelta,
+    clock: Callable[[], datetime],
+    future_tolerance: timedelta = batch_input.FUTURE_TOLERANCE,
+) -> Handler:
+    """`apply_batch` with the retention, future and lateness cut-offs (`batch_input.retaining`)."""
+    return batch_input.retaining(apply_batch, retention, clock, future_tolerance)
 
 
 def _floor(ts: datetime) -> datetime:
@@ -95,10 +105,11 @@ async def apply_batch(
     records: Records,
     *,
     not_before: datetime | None = None,
+    not_after: datetime | None = None,
     late_before: datetime | None = None,
 ) -> BatchResult:
     """Steps 1–5 for one batch, on the batch's connection (inside its transaction)."""
-    events, skipped = batch_input.read_events(records, not_before)  # 1
+    events, skipped = batch_input.read_events(records, not_before, not_after)  # 1
     stored = await store.insert_new_events(connection, events=events)  # 2
     new = [e for e in events if (e.factory, e.line, e.event_id) in stored]
     late = {
@@ -113,8 +124,10 @@ async def apply_batch(
         return result
     lines = {(e.factory, e.line) for e in new}
     await store.register_lines(connection, lines=lines)
-    thresholds = await store.small_stop_thresholds(connection, lines=lines)
-    windows, added = await _touched(connection, new, thresholds)  # 3
+    rules = await store.line_rules(connection, lines=lines)
+    thresholds = {line: rule.small_stop_threshold_s for line, rule in rules.items()}
+    silenced = await _silences(connection, new, rules, not_before)  # 2b
+    windows, added = await _touched(connection, new, thresholds, silenced)  # 3
     await _refold(connection, windows, thresholds)  # 4
     await _add_production(connection, new, added, thresholds)  # 4b
     await rollup.refresh_hours(  # 5 (step 4b kept its own hours)
@@ -151,8 +164,28 @@ def _widen(spans: dict[_Key, Span], key: _Key, ts: datetime) -> None:
         spans[key] = (span[0], ts)
 
 
+async def _silences(
+    connection: Any,
+    events: list[Event],
+    rules: dict[LineKey, store.LineRules],
+    not_before: datetime | None,
+) -> dict[StationKey, set[store.Silence]]:
+    """Step 2b: the stations' silences that the new events change (`store.update_silences`),
+    per station; the minutes they cover are folded again in step 4."""
+    spans: dict[StationKey, Span] = {}
+    for event in events:
+        _widen(spans, (event.factory, event.line, event.station), event.ts)
+    stale = {key: stale_ms(rules.get(key[:2], store.DEFAULT_RULES).stale_after_s) for key in spans}
+    return await store.update_silences(
+        connection, spans=spans, stale_ms=stale, not_before=not_before
+    )
+
+
 async def _touched(
-    connection: Any, events: list[Event], thresholds: dict[LineKey, float]
+    connection: Any,
+    events: list[Event],
+    thresholds: dict[LineKey, float],
+    silenced: dict[StationKey, set[store.Silence]],
 ) -> tuple[dict[StationKey, Window], dict[StationKey, Window]]:
     """Step 3: per station, the whole minutes the new events can change: ``(refold, added)``,
     the windows to fold again and, apart, those of stations with nothing but new production.
@@ -184,6 +217,10 @@ async def _touched(
         wide = margin(line)
         for station in bound.stations:
             _merge(windows, (*line, station), _floor(first - wide), _ceil(end + wide) + _MINUTE)
+    for key, changed in silenced.items():  # a stop's length looks across a silence's ends
+        wide = margin(key[:2])
+        for low, high in changed:
+            _merge(windows, key, _floor(low - wide), _ceil(high + wide) + _MINUTE)
     twice = _repeated(events)
     added: dict[StationKey, Window] = {}
     for key, (first, last) in made.items():
@@ -207,13 +244,13 @@ def _repeated(events: list[Event]) -> set[StationKey]:
 
 
 def _fold_windows(
-    windows: dict[StationKey, Window], thresholds: dict[LineKey, float]
+    windows: Iterable[tuple[StationKey, Window]], thresholds: dict[LineKey, float]
 ) -> tuple[list[store.FoldWindow], dict[LineKey, Span]]:
     """The windows with the context they need (`context_bounds`), and per line the span of
     its windows' contexts, whose orders they need."""
     chosen = []
     spans: dict[LineKey, Span] = {}
-    for (factory, line, station), (start, end) in windows.items():
+    for (factory, line, station), (start, end) in windows:
         threshold = thresholds.get((factory, line), 0.0)
         since, until = context_bounds(start, end, small_stop_threshold_s=threshold)
         chosen.append(store.FoldWindow(factory, line, station, start, end, since, until))
@@ -224,32 +261,67 @@ def _fold_windows(
     return chosen, spans
 
 
+PIECE: Final = timedelta(days=1)
+"""The longest piece of a window folded at once: a station's window can span as long as it
+stayed in one state (a change folds back to the one before), months, so it is folded piece by
+piece, each with its own context (`context_bounds`), exact as the whole."""
+
+ROUND_MINUTES: Final = 10_000
+"""The most minutes folded and written in one round of step 4: memory stays bounded whatever
+the windows' length (a day of 7 stations, or 7 days of one)."""
+
+
+def _pieces(windows: dict[StationKey, Window]) -> Iterator[list[tuple[StationKey, Window]]]:
+    """The windows cut into pieces of at most `PIECE`, grouped into rounds of at most
+    `ROUND_MINUTES` minutes (a round has at least one piece)."""
+    round_: list[tuple[StationKey, Window]] = []
+    minutes = 0
+    for key, (start, end) in windows.items():
+        low = start
+        while low < end:
+            high = min(low + PIECE, end)
+            size = (high - low) // _MINUTE
+            if round_ and minutes + size > ROUND_MINUTES:
+                yield round_
+                round_, minutes = [], 0
+            round_.append((key, (low, high)))
+            minutes += size
+            low = high
+    if round_:
+        yield round_
+
+
 async def _refold(
     connection: Any, windows: dict[StationKey, Window], thresholds: dict[LineKey, float]
 ) -> None:
-    """Step 4: fold every touched station over its window; replace all their buckets."""
-    chosen, spans = _fold_windows(windows, thresholds)
-    inputs = await store.station_inputs(connection, windows=chosen)
-    orders = await store.line_orders(connection, spans=spans)
-    replaced = [
-        store.Replacement(
-            w.factory,
-            w.line,
-            w.station,
-            w.start,
-            w.end,
-            fold_station(
-                changes,
-                made,
-                orders[(w.factory, w.line)],
-                window_start=w.start,
-                window_end=w.end,
-                small_stop_threshold_s=thresholds.get((w.factory, w.line), 0.0),
-            ),
-        )
-        for w, (changes, made) in zip(chosen, inputs, strict=True)
-    ]
-    await store.replace_buckets(connection, replaced=replaced)
+    """Step 4: fold every touched station over its window; replace all their buckets. In
+    rounds of bounded size (`_pieces`), a few statements each."""
+    for pieces in _pieces(windows):
+        chosen, spans = _fold_windows(pieces, thresholds)
+        inputs = await store.station_inputs(connection, windows=chosen)
+        quiet = await store.window_silences(connection, windows=chosen)
+        orders = await store.line_orders(connection, spans=spans)
+        replaced = [
+            store.Replacement(
+                w.factory,
+                w.line,
+                w.station,
+                w.start,
+                w.end,
+                fold_station(
+                    changes,
+                    made,
+                    orders[(w.factory, w.line)],
+                    window_start=w.start,
+                    window_end=w.end,
+                    small_stop_threshold_s=thresholds.get((w.factory, w.line), 0.0),
+                    silent=silent,
+                ),
+            )
+            for w, (changes, made), silent in zip(chosen, inputs, quiet, strict=True)
+        ]
+        await store.replace_buckets(connection, replaced=replaced)
+        del replaced, inputs  # before the next round's
 
 
 async def _add_production(
@@ -263,7 +335,7 @@ async def _add_production(
     count it; the minutes' other production is not read again."""
     if not added:
         return
-    chosen, spans = _fold_windows(added, thresholds)
+    chosen, spans = _fold_windows(added.items(), thresholds)
     inputs = await store.station_inputs(connection, windows=chosen, production=False)
     orders = await store.line_orders(connection, spans=spans)
     made: dict[StationKey, list[ProductionEvent]] = {key: [] for key in added}

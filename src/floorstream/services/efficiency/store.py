@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any, Final, NamedTuple
 
@@ -117,17 +117,146 @@ async def register_lines(connection: Connection, *, lines: set[LineKey]) -> None
     )
 
 
-async def small_stop_thresholds(
-    connection: Connection, *, lines: set[LineKey]
-) -> dict[LineKey, float]:
-    """Each line's ``small_stop_threshold_s`` setting (absent: 0)."""
+class LineRules(NamedTuple):
+    """The settings of a line that its buckets depend on."""
+
+    small_stop_threshold_s: float
+    stale_after_s: float
+
+
+DEFAULT_RULES: Final = LineRules(0.0, 300.0)
+"""A line's rules without settings (`LineSettings`' defaults)."""
+
+
+async def line_rules(connection: Connection, *, lines: set[LineKey]) -> dict[LineKey, LineRules]:
+    """Each line's ``small_stop_threshold_s`` and ``stale_after_s`` (absent: the defaults)."""
     rows = await connection.fetch(
-        "SELECT factory, line, coalesce((settings->>'small_stop_threshold_s')::float8, 0) AS t"
+        "SELECT factory, line,"
+        " coalesce((settings->>'small_stop_threshold_s')::float8, $3) AS t,"
+        " coalesce((settings->>'stale_after_s')::float8, $4) AS stale"
         " FROM line WHERE (factory, line) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
         [f for f, _ in lines],
         [line for _, line in lines],
+        *DEFAULT_RULES,
     )
-    return {(r["factory"], r["line"]): r["t"] for r in rows}
+    return {(r["factory"], r["line"]): LineRules(r["t"], r["stale"]) for r in rows}
+
+
+_KINDS: Final = "ARRAY['machine', 'production', 'people', 'material', 'order']"
+
+# Per station with new events in [first, last]: the region (lo, hi) whose gaps they can
+# change, from its event just before `first` (or `first`; not before $7, the retention cutoff)
+# to its event just after `last` (or `last`), one index probe per kind; then its events in the
+# region, their gaps, and those longer than `stale_ms` as silences. Instants are floored to
+# the millisecond, as the OEE core counts them.
+_SILENCES: Final = f"""
+WITH w AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],
+                         $5::timestamptz[], $6::bigint[])
+        WITH ORDINALITY AS w(f, l, s, first, last, stale_ms, i)
+), b AS (
+    SELECT w.*,
+        greatest(coalesce((SELECT max(p.ts) FROM unnest({_KINDS}) AS k(kind)
+            CROSS JOIN LATERAL (SELECT max(e.ts) AS ts FROM station_event e
+                WHERE e.factory = w.f AND e.line = w.l AND e.station = w.s
+                AND e.kind = k.kind AND e.ts < w.first) AS p), w.first), $7) AS lo,
+        coalesce((SELECT min(n.ts) FROM unnest({_KINDS}) AS k(kind)
+            CROSS JOIN LATERAL (SELECT min(e.ts) AS ts FROM station_event e
+                WHERE e.factory = w.f AND e.line = w.l AND e.station = w.s
+                AND e.kind = k.kind AND e.ts > w.last) AS n), w.last) AS hi
+    FROM w
+), r AS (
+    SELECT DISTINCT b.i, b.stale_ms, date_trunc('milliseconds', e.ts) AS ts
+    FROM b JOIN station_event e
+        ON e.factory = b.f AND e.line = b.l AND e.station = b.s
+        AND e.kind = ANY({_KINDS}) AND e.ts >= b.lo AND e.ts <= b.hi
+), g AS (
+    SELECT i, stale_ms, ts, lead(ts) OVER (PARTITION BY i ORDER BY ts) AS next FROM r
+)
+SELECT b.i, b.lo, b.hi, g.ts + g.stale_ms * interval '1 millisecond' AS start, g.next AS "end"
+FROM b LEFT JOIN g ON g.i = b.i AND g.next - g.ts > g.stale_ms * interval '1 millisecond'
+"""  # noqa: S608 - built from constants
+
+_FORGET_SILENCES: Final = """
+DELETE FROM station_silence x
+USING unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
+    AS b(f, l, s, lo, hi)
+WHERE x.factory = b.f AND x.line = b.l AND x.station = b.s AND x.start > b.lo
+    AND x.start < b.hi
+RETURNING x.factory, x.line, x.station, x.start, x."end"
+"""
+
+Silence = tuple[datetime, datetime]
+
+
+async def update_silences(
+    connection: Connection,
+    *,
+    spans: Mapping[StationKey, tuple[datetime, datetime]],
+    stale_ms: Mapping[StationKey, int],
+    not_before: datetime | None,
+) -> dict[StationKey, set[Silence]]:
+    """Recompute the silences (``station_silence``) that new events can change: per station
+    with the span ``(first, last)`` of its new events (already stored), those between its
+    events around the span. Returns, per station, the silences that changed (gone or new):
+    the minutes they cover must be folded again. Three statements for all stations."""
+    if not spans:
+        return {}
+    keys = list(spans)
+    floor = not_before if not_before is not None else datetime.min.replace(tzinfo=UTC)
+    rows = await connection.fetch(
+        _SILENCES, *_columns((*k, *spans[k], stale_ms[k]) for k in keys), floor
+    )
+    bounds: dict[StationKey, tuple[datetime, datetime]] = {}
+    found: dict[StationKey, set[Silence]] = {}
+    for i, lo, hi, start, end in rows:
+        key = keys[i - 1]
+        bounds[key] = (lo, hi)
+        if start is not None:
+            found.setdefault(key, set()).add((start, end))
+    gone = await connection.fetch(_FORGET_SILENCES, *_columns((*k, *bounds[k]) for k in keys))
+    changed: dict[StationKey, set[Silence]] = {k: set(v) for k, v in found.items()}
+    for factory, line, station, start, end in gone:
+        key = (factory, line, station)
+        if (start, end) in changed.get(key, set()):
+            changed[key].discard((start, end))  # the same as before
+        else:
+            changed.setdefault(key, set()).add((start, end))
+    new = [(*k, start, end) for k, silences in found.items() for start, end in silences]
+    if new:
+        await connection.execute(
+            'INSERT INTO station_silence (factory, line, station, start, "end")'
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],"
+            " $5::timestamptz[])",
+            *_columns(new),
+        )
+    return {k: v for k, v in changed.items() if v}
+
+
+_WINDOW_SILENCES: Final = """
+SELECT w.i, x.start, x."end"
+FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
+    WITH ORDINALITY AS w(f, l, s, since, until, i)
+JOIN station_silence x ON x.factory = w.f AND x.line = w.l AND x.station = w.s
+    AND x.start < w.until AND x."end" > w.since
+"""
+
+
+async def window_silences(
+    connection: Connection, *, windows: Sequence[FoldWindow]
+) -> list[list[Silence]]:
+    """For each window, in order: the station's silences overlapping its context
+    ``[since, until]``. One statement."""
+    found: list[list[Silence]] = [[] for _ in windows]
+    if not windows:
+        return found
+    rows = await connection.fetch(
+        _WINDOW_SILENCES,
+        *_columns((w.factory, w.line, w.station, w.since, w.until) for w in windows),
+    )
+    for i, start, end in rows:
+        found[i - 1].append((start, end))
+    return found
 
 
 _NEIGHBOURS = """
@@ -250,6 +379,38 @@ async def fold_inputs(
             for r in orders
         ],
     )
+
+
+async def heard_silences(
+    connection: Connection,
+    *,
+    factory: str,
+    line: str,
+    station: str,
+    since: datetime,
+    until: datetime,
+) -> tuple[list[Silence], datetime | None]:
+    """The station's stored silences overlapping ``[since, until]``, and the time of its last
+    event of any kind up to ``until`` (where its open silence starts from)."""
+    silences = await connection.fetch(
+        'SELECT start, "end" FROM station_silence WHERE factory = $1 AND line = $2'
+        ' AND station = $3 AND start < $5 AND "end" > $4 ORDER BY start',
+        factory,
+        line,
+        station,
+        since,
+        until,
+    )
+    heard = await connection.fetchval(
+        f"SELECT max(h.ts) FROM unnest({_KINDS}) AS k(kind) CROSS JOIN LATERAL ("  # noqa: S608
+        " SELECT max(e.ts) AS ts FROM station_event e WHERE e.factory = $1 AND e.line = $2"
+        " AND e.station = $3 AND e.kind = k.kind AND e.ts <= $4) AS h",
+        factory,
+        line,
+        station,
+        until,
+    )
+    return [(r["start"], r["end"]) for r in silences], heard
 
 
 _STATION_INPUTS = """

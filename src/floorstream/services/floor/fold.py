@@ -63,28 +63,51 @@ def latest_per(events: Iterable[E], key: Callable[[E], K]) -> dict[K, E]:
 
 @dataclass(frozen=True, slots=True)
 class StationSeen:
-    """What one batch says about a station: when it was last heard of, and its latest state."""
+    """What one batch says about a station: when it was last heard of; its latest machine event;
+    when that event's state began within the batch (`began`: the first of the latest events
+    that repeat it, a station's heartbeats); the batch's earliest machine event (`first`); and
+    whether all the batch's machine events of the station are of that state (`whole`).
+
+    The store continues the stored `since` when the batch only extends the state in force, and
+    otherwise recomputes it from the events kept (`store.upsert_stations`)."""
 
     factory: str
     line: str
     station: str
     last_seen: datetime
     machine: MachineEvent | None
+    began: datetime | None = None
+    first: datetime | None = None
+    whole: bool = True
 
 
 def stations_seen(events: Iterable[Event]) -> list[StationSeen]:
-    """Per station of the batch: the greatest ``ts`` of any event, and its latest machine event."""
+    """Per station of the batch: the greatest ``ts`` of any event, and its latest machine event
+    with when its state began (see `StationSeen`)."""
     last: dict[tuple[str, str, str], datetime] = {}
-    machines: list[MachineEvent] = []
+    machines: dict[tuple[str, str, str], list[MachineEvent]] = {}
     for event in events:
         key = (event.factory, event.line, event.station)
         seen = last.get(key)
         if seen is None or event.ts > seen:
             last[key] = event.ts
         if event.kind is Kind.MACHINE:  # not isinstance: ABCMeta's is slow on pydantic models
-            machines.append(event)
-    latest = latest_per(machines, lambda e: (e.factory, e.line, e.station))
-    return [StationSeen(*key, ts, latest.get(key)) for key, ts in last.items()]
+            machines.setdefault(key, []).append(event)
+    found = []
+    for key, ts in last.items():
+        changes = sorted(machines.get(key, ()), key=mark)
+        if not changes:
+            found.append(StationSeen(*key, ts, None))
+            continue
+        latest = changes[-1]
+        run = len(changes) - 1
+        while run > 0 and (changes[run - 1].state, changes[run - 1].reason) == (
+            latest.state,
+            latest.reason,
+        ):
+            run -= 1
+        found.append(StationSeen(*key, ts, latest, changes[run].ts, changes[0].ts, run == 0))
+    return found
 
 
 def additions(events: Iterable[Event]) -> dict[MaterialKey, list[tuple[Mark, float]]]:

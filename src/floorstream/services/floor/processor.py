@@ -15,11 +15,14 @@ each batch of ``floor.events.v1``, inside its transaction (the consumer loop of
    plus what was loaded or replenished after it; latest consumed; latest shortage or
    replenished; unit and station of its latest event), keeping the stored level as the base
    where retention deleted it (`fold.merge_stock`);
-6. kanban cards (`cards`): (a) a material's latest new ``replenished`` event closes its open
-   cards raised before it; (b) a material whose recomputed quantity is at or below the reorder
-   point of the line's settings gets the cards it needs (`kanban.replenishment.cards_needed`)
-   where it has none open, an ``INSERT`` that the partial unique index makes idempotent; a
-   card's later moves (warehouse advances) are the API's;
+6. kanban cards (`cards`), under the batch's lines' shared kanban locks (so that a settings
+   change of a line, which raises the cards its new rules need, waits for this batch or this
+   batch for it: `cards.lock_lines`): (a) a material's latest new ``replenished`` event closes
+   its open cards raised before it; (b) a material whose recomputed quantity is at or below the
+   reorder point of the line's settings gets the cards it needs
+   (`kanban.replenishment.cards_needed`) where it has none open, an ``INSERT`` that the
+   partial unique index makes idempotent; a card's later moves (warehouse advances) are the
+   API's;
 7. work orders: (a) new production is added to every order of its line whose span
    ``[started_at, ended_at)`` covers its ts (by step 2's statement, so the batch's production
    is sent once; the orders are as the previous batch left them); (b) the latest start and
@@ -29,7 +32,7 @@ each batch of ``floor.events.v1``, inside its transaction (the consumer loop of
    PostgreSQL sends only when this transaction commits).
 
 Every step is one set-based statement or a few, whatever the number of events, stations,
-materials or orders in the batch: at most 13 statements per batch; 3 for one of production
+materials or orders in the batch: at most 14 statements per batch; 3 for one of production
 and machine events only (steps 2, 3 and 8), 4 with people events. Events are told apart by
 ``kind``, never by ``isinstance`` (which goes through ``ABCMeta`` for a pydantic model).
 
@@ -75,9 +78,13 @@ from floorstream.services.runtime.consumer_metrics import (
 log = logging.getLogger(__name__)
 
 
-def retaining(retention: timedelta, clock: Callable[[], datetime]) -> Handler:
-    """`apply_batch` with the retention and lateness cut-offs (`batch_input.retaining`)."""
-    return batch_input.retaining(apply_batch, retention, clock)
+def retaining(
+    retention: timedelta,
+    clock: Callable[[], datetime],
+    future_tolerance: timedelta = batch_input.FUTURE_TOLERANCE,
+) -> Handler:
+    """`apply_batch` with the retention, future and lateness cut-offs (`batch_input.retaining`)."""
+    return batch_input.retaining(apply_batch, retention, clock, future_tolerance)
 
 
 async def apply_batch(
@@ -85,10 +92,11 @@ async def apply_batch(
     records: Records,
     *,
     not_before: datetime | None = None,
+    not_after: datetime | None = None,
     late_before: datetime | None = None,
 ) -> BatchResult:
     """Steps 1–8 for one batch, on the batch's connection (inside its transaction)."""
-    received, skipped = batch_input.read_events(records, not_before)  # 1
+    received, skipped = batch_input.read_events(records, not_before, not_after)  # 1
     events = unique(received)
     new = await store.store_events(connection, events=events)  # 2, 7a
     late = 0 if late_before is None else sum(1 for e in new if e.ts < late_before)

@@ -41,6 +41,8 @@ def _event_columns(events: Iterable[Event]) -> list[list[Any]]:
     unit: list[str | None] = []
     good: list[int | None] = []
     scrap: list[int | None] = []
+    state: list[str | None] = []
+    reason: list[str | None] = []
     for e in events:
         factory.append(e.factory)
         line.append(e.line)
@@ -54,6 +56,12 @@ def _event_columns(events: Iterable[Event]) -> list[list[Any]]:
         else:
             good.append(None)
             scrap.append(None)
+        if e.kind is Kind.MACHINE:
+            state.append(e.state.value)
+            reason.append(e.reason)
+        else:
+            state.append(None)
+            reason.append(None)
         if e.kind is Kind.MATERIAL:
             action.append(e.action.value)
             material_id.append(e.material_id)
@@ -65,21 +73,21 @@ def _event_columns(events: Iterable[Event]) -> list[list[Any]]:
             quantity.append(None)
             unit.append(None)
     return [factory, line, event_id, station, kind, ts, action, material_id, quantity, unit,
-            good, scrap]  # fmt: skip
+            good, scrap, state, reason]  # fmt: skip
 
 
 _STORE_EVENTS = """
 WITH batch AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                          $6::timestamptz[], $7::text[], $8::text[], $9::float8[], $10::text[],
-                         $11::bigint[], $12::bigint[]) WITH ORDINALITY
+                         $11::bigint[], $12::bigint[], $13::text[], $14::text[]) WITH ORDINALITY
         AS b(factory, line, event_id, station, kind, ts, action, material_id, quantity, unit,
-             good, scrap, n)
+             good, scrap, state, reason, n)
 ), stored AS (
     INSERT INTO floor_event (factory, line, event_id, station, kind, ts, action, material_id,
-                             quantity, unit, good, scrap)
+                             quantity, unit, good, scrap, state, reason)
     SELECT factory, line, event_id, station, kind, ts, action, material_id, quantity, unit, good,
-           scrap
+           scrap, state, reason
     FROM batch
     ON CONFLICT DO NOTHING
     RETURNING factory, line, event_id, station, kind, ts, good, scrap
@@ -130,27 +138,64 @@ async def store_events(connection: Connection, *, events: Sequence[E]) -> list[E
     return [e for n, e in enumerate(events, 1) if n not in repeated]
 
 
-_MACHINE_NEWER = (
-    "EXCLUDED.since IS NOT NULL AND (s.since IS NULL OR (EXCLUDED.since, EXCLUDED.state_event_id"
-    ' COLLATE "C") > (s.since, s.state_event_id))'
+_UPSERT_STATIONS = """
+WITH batch AS (
+    SELECT w.*, e.factory IS NOT NULL AS known, e.state AS old_state, e.reason AS old_reason,
+           e.since AS old_since, e.state_ts AS old_ts, e.state_event_id AS old_event_id,
+           w.state_ts IS NOT NULL AND (e.state_ts IS NULL OR (w.state_ts, w.event_id COLLATE "C")
+               > (e.state_ts, e.state_event_id)) AS newer
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[],
+                $11::boolean[])
+        AS w(f, l, s, state, reason, began, event_id, last_seen, state_ts, first, whole)
+    LEFT JOIN station_state AS e ON e.factory = w.f AND e.line = w.l AND e.station = w.s
+), chosen AS (
+    SELECT f, l, s, last_seen,
+           CASE WHEN newer THEN state ELSE old_state END AS state,
+           CASE WHEN newer THEN reason ELSE old_reason END AS reason,
+           CASE WHEN newer THEN event_id ELSE old_event_id END AS event_id,
+           CASE WHEN newer THEN state_ts ELSE old_ts END AS state_ts,
+           CASE
+               -- no machine event: nothing changes
+               WHEN state_ts IS NULL THEN old_since
+               -- the first machine events of the station: all of them are in the batch
+               WHEN old_ts IS NULL THEN began
+               -- the batch only continues the state in force after its latest event
+               WHEN whole AND first > old_ts AND state = old_state
+                    AND reason IS NOT DISTINCT FROM old_reason THEN old_since
+               -- else recomputed from the events kept, this batch's among them
+               ELSE NULL
+           END AS since,
+           state_ts IS NOT NULL AND old_ts IS NOT NULL
+               AND NOT (whole AND first > old_ts AND state = old_state
+                        AND reason IS NOT DISTINCT FROM old_reason) AS recompute
+    FROM batch
 )
-_UPSERT_STATIONS = f"""
 INSERT INTO station_state AS s (factory, line, station, state, reason, since, state_event_id,
-                                last_seen)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                     $6::timestamptz[], $7::text[], $8::timestamptz[])
+                                last_seen, state_ts)
+SELECT f, l, s, state, reason,
+       CASE WHEN recompute THEN coalesce(station_since(f, l, s, state, reason), state_ts)
+            ELSE since END,
+       event_id, last_seen, state_ts
+FROM chosen
 ON CONFLICT (factory, line, station) DO UPDATE SET
     last_seen = greatest(s.last_seen, EXCLUDED.last_seen),
-    state = CASE WHEN {_MACHINE_NEWER} THEN EXCLUDED.state ELSE s.state END,
-    reason = CASE WHEN {_MACHINE_NEWER} THEN EXCLUDED.reason ELSE s.reason END,
-    since = CASE WHEN {_MACHINE_NEWER} THEN EXCLUDED.since ELSE s.since END,
-    state_event_id = CASE WHEN {_MACHINE_NEWER} THEN EXCLUDED.state_event_id
-                          ELSE s.state_event_id END
-"""  # noqa: S608 - constant SQL
+    state = EXCLUDED.state,
+    reason = EXCLUDED.reason,
+    since = EXCLUDED.since,
+    state_event_id = EXCLUDED.state_event_id,
+    state_ts = EXCLUDED.state_ts
+"""
+"""One row per station of the batch, its values chosen against the row stored (read once, in
+the statement's snapshot): the latest machine event by (ts, event_id) wins; ``since`` is when
+its state began (migration 0010's ``station_since``), carried on where the batch only repeats
+the state in force, as a station's heartbeats do, and recomputed from ``floor_event`` (which
+holds this batch's events already) where a late event may have split or joined a run."""
 
 
 async def upsert_stations(connection: Connection, *, seen: Sequence[StationSeen]) -> None:
-    """Raise each station's ``last_seen``; take its latest machine event where it is newer."""
+    """Raise each station's ``last_seen``; take its latest machine event where it is newer,
+    keeping its ``since`` where that event repeats the state in force."""
     rows = [
         (
             s.factory,
@@ -158,13 +203,16 @@ async def upsert_stations(connection: Connection, *, seen: Sequence[StationSeen]
             s.station,
             s.machine.state.value if s.machine else None,
             s.machine.reason if s.machine else None,
-            s.machine.ts if s.machine else None,
+            s.began if s.machine else None,
             s.machine.event_id if s.machine else None,
             s.last_seen,
+            s.machine.ts if s.machine else None,
+            s.first if s.machine else None,
+            s.whole,
         )
         for s in seen
     ]
-    await connection.execute(_UPSERT_STATIONS, *_columns(rows, 8))
+    await connection.execute(_UPSERT_STATIONS, *_columns(rows, 11))
 
 
 _UPSERT_OPERATORS = """

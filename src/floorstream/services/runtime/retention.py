@@ -3,7 +3,8 @@
 What is kept for ever: the per-minute figures (``minute_bucket``) and the live floor state
 (``station_state``, ``operator_presence``, ``material_stock``, ``work_order``). What is
 deleted: the raw events the processors re-read (``station_event``, ``floor_event``) older than
-the cutoff, except the anchors a fold still needs: per station its latest machine event before
+the cutoff, and the silences derived from them (``station_silence``) that end before it, except
+the anchors a fold still needs: per station its latest machine event before
 the cutoff (the state it was in when the retained time begins) and per line its latest order
 event before the cutoff (the order running then). The processors skip events older than the
 cutoff, which could only be folded against deleted neighbours.
@@ -59,6 +60,16 @@ WHERE f.factory = d.factory AND f.line = d.line AND f.event_id = d.event_id
 """
 
 
+_PURGE_SILENCES: Final = """
+WITH doomed AS (
+    SELECT factory, line, station, start FROM station_silence WHERE "end" < $1 LIMIT $2
+)
+DELETE FROM station_silence x USING doomed d
+WHERE x.factory = d.factory AND x.line = d.line AND x.station = d.station
+  AND x.start = d.start
+"""
+
+
 async def _purge_once(pool: Pool, *, before: datetime) -> None:
     async with pool.acquire() as connection:
         if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", _LOCK_KEY):
@@ -82,7 +93,7 @@ async def purge(pool: Pool, *, before: datetime, batch: int = BATCH) -> int:
     Each batch is its own short transaction, so processors are never held up for long.
     """
     total = 0
-    for statement in (_PURGE_STATION_EVENTS, _PURGE_FLOOR_EVENTS):
+    for statement in (_PURGE_STATION_EVENTS, _PURGE_FLOOR_EVENTS, _PURGE_SILENCES):
         while True:
             deleted = _deleted(await pool.execute(statement, before, batch))
             total += deleted

@@ -22,6 +22,12 @@ Figures are read from per-minute buckets: a minute counts when it starts inside 
 scheduled time (its shifts minus breaks, in its time zone; all time without shifts). Time
 with no known state (before a station's first event) is not planned time.
 
+**No signal.** Time when nothing of any kind was heard from the station for longer than the
+line's `stale_after_s` (from `stale_after_s` after its last event until its next one, or
+now) is not run time: it is downtime (a breakdown) with the reason `no_signal`, whatever
+state the station last reported, except `planned_stop`, which stays a planned stop. The
+board shows such a station as stale; `/downtime` and `/timeline` show the same intervals.
+
 **Whose figures.** A line's figures are those of one station, named in `station`: the line's
 `constraint_station` where set; else its only station; else, where it has several and names
 none, the station that made the most parts (`total_count`) in the range (ties: the first by

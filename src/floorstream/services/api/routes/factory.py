@@ -27,6 +27,11 @@ range (no `granularity`): its own station, shifts, time zone and ideal cycle tim
 the sums. A line with little planned time weighs little; a line with none (no station yet,
 or nothing scheduled in the range) adds nothing.
 
+**A line without settings** (seen in events, never `PUT`) has no shifts, so all its time
+counts as scheduled: a whole day of planned time against the other lines' shifts. While any
+line of the factory has settings, such a line is left out of the whole, and says so with
+`in_whole: false`; its own figures are still answered. When no line has settings, all count.
+
 A factory is known by its lines (set with `PUT …/lines/{{line}}`, or seen in events); one
 with none is 404.
 
@@ -60,18 +65,23 @@ async def get_factory_efficiency(
         now=now,
     )
     found = list(zip(rows, answers, strict=True))
+    any_set = any(row.settings is not None for row in rows)
+    counted = [row.settings is not None or not any_set for row in rows]
     return FactoryEfficiency(
         factory=factory,
         start=start,
         end=end,
-        **figures.as_body(figures.combined(of for _, of in found)),
+        **figures.as_body(
+            figures.combined(of for (_, of), kept in zip(found, counted, strict=True) if kept)
+        ),
         lines=[
             FactoryLineEfficiency(
                 line=row.line,
                 name=row.settings.name if row.settings is not None else None,
                 station=of.station,
+                in_whole=kept,
                 **figures.as_body(of.total),
             )
-            for row, of in found
+            for (row, of), kept in zip(found, counted, strict=True)
         ],
     )

@@ -38,6 +38,10 @@ that do not depend on the schedule.
 - `small_stop_threshold_s` and `constraint_station` are applied when figures are computed. A
   change of these applies to the minutes computed after it; minutes already computed keep the
   old value.
+- `materials` (the kanban reorder rules) applies at once: each material's quantity on hand is
+  checked against its new rule, and the cards it needs are raised then, as a level event would
+  have raised them. An open card is closed only by a `replenished` material event, whatever
+  the settings.
 """
 
 

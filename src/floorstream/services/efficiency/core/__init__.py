@@ -29,6 +29,7 @@ from floorstream.services.efficiency.core.fold import (
     DEFAULT_STARTUP_WINDOW_S,
     context_bounds,
     fold_station,
+    silent_intervals,
     tally_production,
 )
 from floorstream.services.efficiency.core.periods import Period, efficiency_by, periods
@@ -72,6 +73,7 @@ __all__ = [
     "periods",
     "scheduled_intervals",
     "shift_occurrences",
+    "silent_intervals",
     "tally_production",
     "wall_to_utc",
 ]

@@ -30,12 +30,15 @@ from floorstream.services.efficiency.core.production import (
 from floorstream.services.efficiency.core.timeline import (
     normalise_changes,
     setup_ends,
+    silences,
     split_minutes,
+    stale_ms,
     timeline,
 )
 from floorstream.services.efficiency.core.types import (
     MINUTE_MS,
     EfficiencyCoreError,
+    Interval,
     MachineChange,
     Millis,
     OrderChange,
@@ -45,7 +48,13 @@ from floorstream.services.efficiency.core.types import (
     to_ms,
 )
 
-__all__ = ["DEFAULT_STARTUP_WINDOW_S", "context_bounds", "fold_station", "tally_production"]
+__all__ = [
+    "DEFAULT_STARTUP_WINDOW_S",
+    "context_bounds",
+    "fold_station",
+    "silent_intervals",
+    "tally_production",
+]
 
 DEFAULT_STARTUP_WINDOW_S: Final = 600.0
 """Scrap within this many seconds after a setup ends is startup scrap."""
@@ -61,6 +70,7 @@ def fold_station(
     small_stop_threshold_s: float,
     startup_window_s: float = DEFAULT_STARTUP_WINDOW_S,
     open_until: datetime | None = None,
+    silent: Iterable[Interval] = (),
 ) -> dict[datetime, MinuteBucket]:
     """The station's bucket of every whole UTC minute in ``[window_start, window_end)``.
 
@@ -78,6 +88,8 @@ def fold_station(
             this instant (the API passes "now"; the processor the latest event time it has
             seen for the line). ``None``: it lasts until the next change, unknown yet, so it
             counts for nothing. Time after it is `unknown_ms`.
+        silent: the station's silences (`silent_intervals`) overlapping the window and its
+            context: their time is ``down`` for the reason ``no_signal`` (`timeline`, rule 4).
 
     Raises:
         EfficiencyCoreError: a naive datetime, or a window not on whole minutes.
@@ -86,8 +98,11 @@ def fold_station(
     until = None if open_until is None else to_ms(require_aware(open_until, "open_until"))
     tallies: dict[Millis, MinuteTally] = {}  # only the minutes with something in them
     ordered = normalise_changes(changes)
+    quiet = [
+        (to_ms(require_aware(a, "silent")), to_ms(require_aware(b, "silent"))) for a, b in silent
+    ]
     for interval in timeline(
-        ordered, open_until=until, small_stop_threshold_s=small_stop_threshold_s
+        ordered, open_until=until, small_stop_threshold_s=small_stop_threshold_s, silent=quiet
     ):
         for minute, ms in split_minutes(max(interval.start, start), min(interval.end, end)):
             tally = tallies.get(minute)
@@ -126,6 +141,23 @@ def tally_production(
     ends = setup_ends(normalise_changes(changes))
     _tally_production(tallies, -_FOREVER, _FOREVER, production, orders, ends, startup_window_s)
     return {from_ms(minute): tally.freeze() for minute, tally in sorted(tallies.items())}
+
+
+def silent_intervals(
+    heard: Iterable[datetime], *, stale_after_s: float, open_until: datetime | None = None
+) -> list[Interval]:
+    """The silences of a station heard at the instants ``heard`` (its events of every kind, in
+    any order): from ``stale_after_s`` after each instant to the next one, where the gap is
+    longer; after the last one, up to ``open_until`` when given. Instants are floored to the
+    millisecond and ``stale_after_s`` rounded up to one, as the timeline counts them."""
+    instants = sorted({to_ms(require_aware(ts, "heard")) for ts in heard})
+    stale = stale_ms(stale_after_s)
+    found = silences(instants, stale=stale)
+    if instants and open_until is not None:
+        until = to_ms(require_aware(open_until, "open_until"))
+        if until > instants[-1] + stale:
+            found.append((instants[-1] + stale, until))
+    return [(from_ms(low), from_ms(high)) for low, high in found]
 
 
 _FOREVER: Final = 1 << 62  # ms: beyond any instant a datetime holds

@@ -10,7 +10,13 @@ Rules, all independent of the order and repetition of the input:
 3. Each change's state lasts until the next change. The last change's state lasts until
    ``open_until`` when that is given and later, else it counts for nothing (its end is not
    known yet).
-4. A *stop* is a maximal run of consecutive intervals in a downtime state (down, setup, idle,
+4. *No signal*: time within a *silence* (`silences`: where the station was heard from, by an
+   event of any kind, no more for longer than the line's ``stale_after_s``) is ``down`` with
+   the reason ``no_signal``, whatever state the changes say (a silent station is not running),
+   except ``planned_stop``: a station stopped on plan stays so, its time not counted either way.
+   A silence starts ``stale_after_s`` after the last event heard and ends at the next one
+   (or at ``open_until``).
+5. A *stop* is a maximal run of consecutive intervals in a downtime state (down, setup, idle,
    starved, blocked, offline); running and planned_stop end it. A stop shorter, as a whole,
    than the small-stop threshold is a *small stop*: all its intervals are marked small.
 """
@@ -21,6 +27,7 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import groupby, pairwise
+from typing import Final
 
 from floorstream.schemas.types import MachineState
 from floorstream.services.efficiency.core.types import (
@@ -32,13 +39,22 @@ from floorstream.services.efficiency.core.types import (
 )
 
 __all__ = [
+    "NO_SIGNAL",
     "Change",
     "StateInterval",
     "normalise_changes",
     "setup_ends",
+    "silences",
+    "stale_ms",
     "split_minutes",
     "timeline",
 ]
+
+
+NO_SIGNAL: Final = "no_signal"
+"""The reason of the downtime a silence counts as (rule 4)."""
+
+Silence = tuple[Millis, Millis]  # [start, end) in ms
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -73,23 +89,86 @@ def normalise_changes(changes: Iterable[MachineChange]) -> list[Change]:
     return [list(group)[-1] for _, group in groupby(ordered, key=lambda item: item.ts)]
 
 
+def stale_ms(stale_after_s: float) -> Millis:
+    """``stale_after_s`` in whole milliseconds (rounded up): a gap longer than this is silent."""
+    return math.ceil(stale_after_s * 1000)
+
+
+def silences(heard: Iterable[Millis], *, stale: Millis) -> list[Silence]:
+    """Rule 4's silences between the instants heard (any order, repeats): for each gap between
+    consecutive instants longer than ``stale`` ms, ``[earlier + stale, later)``. The silence
+    after the last instant is open; the caller adds it up to its ``open_until``."""
+    ordered = sorted(set(heard))
+    return [(low + stale, high) for low, high in pairwise(ordered) if high - low > stale]
+
+
 def timeline(
-    ordered: list[Change], *, open_until: Millis | None, small_stop_threshold_s: float
+    ordered: list[Change],
+    *,
+    open_until: Millis | None,
+    small_stop_threshold_s: float,
+    silent: Iterable[Silence] = (),
 ) -> list[StateInterval]:
-    """Rules 3 and 4 over changes from `normalise_changes`."""
-    spans = [(first, second.ts) for first, second in pairwise(ordered)]
+    """Rules 3 to 5 over changes from `normalise_changes` and the station's silences
+    (``[start, end)`` in ms, any order; overlapping ones are joined)."""
+    spans = [
+        (first.ts, second.ts, first.state, first.reason) for first, second in pairwise(ordered)
+    ]
     if ordered and open_until is not None and open_until > ordered[-1].ts:
-        spans.append((ordered[-1], open_until))
+        last = ordered[-1]
+        spans.append((last.ts, open_until, last.state, last.reason))
+    spans = _overlay(spans, _joined(silent))
     # A stop is small when its length in ms is below the threshold: length < ceil(1000 t).
     threshold_ms = math.ceil(small_stop_threshold_s * 1000)
     intervals: list[StateInterval] = []
-    for is_stop, group in groupby(spans, key=lambda span: span[0].state in DOWNTIME_STATES):
+    for is_stop, group in groupby(spans, key=lambda span: span[2] in DOWNTIME_STATES):
         run = list(group)
-        small = is_stop and run[-1][1] - run[0][0].ts < threshold_ms
+        small = is_stop and run[-1][1] - run[0][0] < threshold_ms
         intervals.extend(
-            StateInterval(change.ts, end, change.state, change.reason, small) for change, end in run
+            StateInterval(start, end, state, reason, small) for start, end, state, reason in run
         )
     return intervals
+
+
+_Span = tuple[Millis, Millis, MachineState, str]
+
+
+def _joined(silent: Iterable[Silence]) -> list[Silence]:
+    joined: list[Silence] = []
+    for low, high in sorted(s for s in silent if s[0] < s[1]):
+        if joined and low <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], high))
+        else:
+            joined.append((low, high))
+    return joined
+
+
+def _overlay(spans: list[_Span], silent: list[Silence]) -> list[_Span]:
+    """The spans with the silences' time in them replaced by ``down``/`NO_SIGNAL` (rule 4);
+    both lists sorted and disjoint. Time outside the spans stays unknown."""
+    if not silent:
+        return spans
+    out: list[_Span] = []
+    index = 0
+    for start, end, state, reason in spans:
+        if state is MachineState.PLANNED_STOP:  # stopped on plan: not counted either way
+            out.append((start, end, state, reason))
+            continue
+        while index < len(silent) and silent[index][1] <= start:
+            index += 1
+        cursor, probe = start, index
+        while probe < len(silent) and silent[probe][0] < end:
+            low, high = max(silent[probe][0], start), min(silent[probe][1], end)
+            if low > cursor:
+                out.append((cursor, low, state, reason))
+            out.append((low, high, MachineState.DOWN, NO_SIGNAL))
+            cursor = high
+            if silent[probe][1] > end:
+                break
+            probe += 1
+        if cursor < end:
+            out.append((cursor, end, state, reason))
+    return out
 
 
 def setup_ends(ordered: list[Change]) -> list[Millis]:
