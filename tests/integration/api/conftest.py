@@ -8,6 +8,7 @@ import asyncpg
 import httpx
 import pytest
 
+from floorstream.services.runtime.database import migrate
 from floorstream.services.runtime.embedded.stack import Endpoints
 from tests.integration.api.support import NOW, serve
 from tests.support.database import fresh_database
@@ -29,7 +30,9 @@ async def empty_client(stack: Endpoints) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def db(stack: Endpoints) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the session's database, its schema migrated (whichever test runs first)."""
     connection = await asyncpg.connect(stack.database_url)
+    await migrate(connection)
     yield connection
     await connection.close()
 
