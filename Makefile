@@ -7,9 +7,11 @@ BIN    := $(VENV)/bin
 RUN_STAMP  := $(VENV)/.installed-run
 DEV_STAMP  := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
+# What ruff checks: the four packages of the wheel, its `python -m floorstream`, tests, benchmarks.
+SOURCES := services ingest kanban schemas floorstream.py tests bench
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench clean
+.PHONY: help run test unit lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -30,12 +32,15 @@ run: $(RUN_STAMP) ## the whole stack with a simulated factory; boards at http://
 	$(BIN)/floorstream up --simulate
 
 lint: $(DEV_STAMP) ## ruff (lint and format) and mypy --strict
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check --quiet src tests bench
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check --quiet $(SOURCES)
 	$(BIN)/mypy
 
 test: lint ## every test, against real servers the tests start themselves
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: $(DEV_STAMP) ## the tests that need no server (tests/unit), in seconds
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 bench: $(RUN_STAMP) $(DEV_STAMP) ## benchmarks: figures as ratios against a baseline run beside them
 	@if ls bench/bench_*.py >/dev/null 2>&1; then \

@@ -20,7 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from floorstream.services.runtime.mqtt_url import parse_mqtt_url
+from services.runtime.mqtt_url import parse_mqtt_url
 
 
 def main() -> None:

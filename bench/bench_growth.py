@@ -31,10 +31,10 @@ from pathlib import Path
 import asyncpg
 
 from common import conditions, record, say, table
-from floorstream.schemas import validate_message
-from floorstream.services.efficiency.processor import apply_batch
-from floorstream.services.runtime.database import open_database
-from floorstream.services.runtime.embedded.stack import EmbeddedStack, StackPlan
+from schemas import validate_message
+from services.efficiency.processor import apply_batch
+from services.runtime.database import open_database
+from services.runtime.embedded.stack import EmbeddedStack, StackPlan
 
 START = datetime(2026, 11, 2, 0, 30, tzinfo=UTC)
 SPAN = timedelta(minutes=30)

@@ -41,14 +41,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from common import conditions, record, say, table
-from floorstream.schemas import validate_message
-from floorstream.services.efficiency import processor as efficiency
-from floorstream.services.floor import processor as floor
-from floorstream.services.runtime.consumer import consume
-from floorstream.services.runtime.database import open_database
-from floorstream.services.runtime.embedded.stack import EmbeddedStack, StackPlan
-from floorstream.services.runtime.kafka_topics import EVENTS_PARTITIONS
-from floorstream.services.simulator.model import SimulationConfig, simulate
+from schemas import validate_message
+from services.efficiency import processor as efficiency
+from services.floor import processor as floor
+from services.runtime.consumer import consume
+from services.runtime.database import open_database
+from services.runtime.embedded.stack import EmbeddedStack, StackPlan
+from services.runtime.kafka_topics import EVENTS_PARTITIONS
+from services.simulator.model import SimulationConfig, simulate
 
 START = datetime(2026, 11, 2, 0, 30, tzinfo=UTC)  # 08:30 in the simulated factory's zone
 TARGET = ">= 100,000 events/s and >= 0.5x the bare loop"

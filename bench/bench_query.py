@@ -28,10 +28,10 @@ import httpx
 from pydantic import SecretStr
 
 from common import conditions, percentile, record, table
-from floorstream.services.api.app import create_app
-from floorstream.services.efficiency import rollup
-from floorstream.services.runtime.embedded.stack import EmbeddedStack, StackPlan
-from floorstream.services.runtime.settings import ApiSettings
+from services.api.app import create_app
+from services.efficiency import rollup
+from services.runtime.embedded.stack import EmbeddedStack, StackPlan
+from services.runtime.settings import ApiSettings
 
 TOKEN = "b" * 32
 START = datetime(2026, 9, 1, tzinfo=UTC)

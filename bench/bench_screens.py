@@ -39,8 +39,8 @@ from common import (
     table,
     wait_for,
 )
-from floorstream.services.runtime.embedded.process import free_port
-from floorstream.services.runtime.embedded.stack import EmbeddedStack, StackPlan
+from services.runtime.embedded.process import free_port
+from services.runtime.embedded.stack import EmbeddedStack, StackPlan
 from sse import Screen
 
 LINES = 200

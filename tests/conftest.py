@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from floorstream.services.runtime.embedded.stack import EmbeddedStack, Endpoints, StackPlan
+from services.runtime.embedded.stack import EmbeddedStack, Endpoints, StackPlan
 
 
 @pytest.fixture(scope="session")

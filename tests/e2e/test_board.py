@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from floorstream.services.api.live import notify_changed
+from services.api.live import notify_changed
 from tests.support.board import HEARTBEAT_S, TOKEN, Api
 
 pytestmark = pytest.mark.e2e

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from floorstream.schemas import Event
-from floorstream.services.floor.processor import retaining
+from schemas import Event
+from services.floor.processor import retaining
 from tests.integration.floor.test_processor import NOW, Floor, _records
 from tests.support.board import TOKEN, Api
 

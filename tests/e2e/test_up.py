@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from floorstream.schemas import DLQ_TOPIC, EVENTS_TOPIC
-from floorstream.services.runtime.embedded.stack import Endpoints
-from floorstream.services.runtime.redact import masked_url
+from schemas import DLQ_TOPIC, EVENTS_TOPIC
+from services.runtime.embedded.stack import Endpoints
+from services.runtime.redact import masked_url
 from tests.support.kafka import collect
 from tests.support.processes import alive, command_line, descendants, wait_until
 from tests.support.up import RunningUp, endpoint, get_json, start_up

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from floorstream.schemas import Event, MachineEvent, OrderEvent, ProductionEvent, validate_message
-from floorstream.services.efficiency.core import MinuteBucket, fold_station, silent_intervals
-from floorstream.services.simulator.model import SimulationConfig, simulate
+from schemas import Event, MachineEvent, OrderEvent, ProductionEvent, validate_message
+from services.efficiency.core import MinuteBucket, fold_station, silent_intervals
+from services.simulator.model import SimulationConfig, simulate
 
 START = datetime(2026, 11, 2, 0, 30, tzinfo=UTC)  # 08:30 in the simulated factory's zone
 HOURS = 1

@@ -14,8 +14,8 @@ import signal
 import sys
 from typing import Any
 
-from floorstream.services.runtime.consumer import Records, consume
-from floorstream.services.runtime.database import open_database
+from services.runtime.consumer import Records, consume
+from services.runtime.database import open_database
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS applied (
     grp text NOT NULL, topic text NOT NULL, partition int NOT NULL, record_offset bigint NOT NULL,

@@ -11,9 +11,9 @@ import logging
 import signal
 import sys
 
-from floorstream.services.efficiency.processor import apply_batch
-from floorstream.services.runtime.consumer import consume
-from floorstream.services.runtime.database import open_database
+from services.efficiency.processor import apply_batch
+from services.runtime.consumer import consume
+from services.runtime.database import open_database
 
 
 async def main(bootstrap: str, database: str, group: str, topic: str) -> None:

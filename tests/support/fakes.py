@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from floorstream.ingest.types import Delivery, Record
+from ingest.types import Delivery, Record
 
 
 class FakeSource:

@@ -15,9 +15,9 @@ import signal
 import sys
 from datetime import datetime, timedelta
 
-from floorstream.services.floor.processor import retaining
-from floorstream.services.runtime.consumer import consume
-from floorstream.services.runtime.database import open_database
+from services.floor.processor import retaining
+from services.runtime.consumer import consume
+from services.runtime.database import open_database
 
 
 async def main(bootstrap: str, database: str, group: str, topic: str, now: str) -> None:

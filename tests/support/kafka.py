@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from floorstream.schemas import EVENTS_TOPIC, Event
-from floorstream.services.runtime.kafka_topics import ensure_topics
+from schemas import EVENTS_TOPIC, Event
+from services.runtime.kafka_topics import ensure_topics
 
 
 async def collect(

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import paho.mqtt.client as mqtt
 
-from floorstream.services.runtime.mqtt_url import parse_mqtt_url
+from services.runtime.mqtt_url import parse_mqtt_url
 
 
 def machine_event(event_id: str, minute: int = 0) -> bytes:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from floorstream.cli import build_parser, main
-from floorstream.services.runtime.embedded.process import free_port
+from services.cli import build_parser, main
+from services.runtime.embedded.process import free_port
 
 CONTRACT_COMMANDS = ["up", "gateway", "processor", "api", "simulate"]
 

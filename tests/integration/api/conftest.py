@@ -8,8 +8,8 @@ import asyncpg
 import httpx
 import pytest
 
-from floorstream.services.runtime.database import migrate
-from floorstream.services.runtime.embedded.stack import Endpoints
+from services.runtime.database import migrate
+from services.runtime.embedded.stack import Endpoints
 from tests.integration.api.support import NOW, serve
 from tests.support.database import fresh_database
 

@@ -14,11 +14,11 @@ import asyncpg
 import httpx
 from pydantic import SecretStr
 
-from floorstream.schemas import MachinePayload, OrderPayload, ProductionPayload
-from floorstream.services.api.app import create_app
-from floorstream.services.efficiency import rollup
-from floorstream.services.efficiency.core import fold_station, silent_intervals
-from floorstream.services.runtime.settings import ApiSettings
+from schemas import MachinePayload, OrderPayload, ProductionPayload
+from services.api.app import create_app
+from services.efficiency import rollup
+from services.efficiency.core import fold_station, silent_intervals
+from services.runtime.settings import ApiSettings
 
 TOKEN: Final = "t" * 32
 AUTH: Final = {"Authorization": f"Bearer {TOKEN}"}

@@ -23,20 +23,20 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from floorstream.schemas.line_settings import LineSettings
-from floorstream.services.api import buckets
-from floorstream.services.api.scope import ALL_FACTORIES
-from floorstream.services.efficiency import rollup
-from floorstream.services.efficiency.core import (
+from schemas.line_settings import LineSettings
+from services.api import buckets
+from services.api.scope import ALL_FACTORIES
+from services.efficiency import rollup
+from services.efficiency.core import (
     Interval,
     MinuteBucket,
     in_schedule,
     periods,
     scheduled_intervals,
 )
-from floorstream.services.efficiency.store import BUCKET_COLUMNS
-from floorstream.services.runtime.database import migrate
-from floorstream.services.runtime.embedded.stack import Endpoints
+from services.efficiency.store import BUCKET_COLUMNS
+from services.runtime.database import migrate
+from services.runtime.embedded.stack import Endpoints
 from tests.integration.api.support import a_factory
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from floorstream.services.api.routes.downtime import MAX_INTERVALS
+from services.api.routes.downtime import MAX_INTERVALS
 from tests.integration.api.support import (
     AUTH,
     BAD_RANGES,

@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from floorstream.services.efficiency import rollup
+from services.efficiency import rollup
 from tests.integration.api.support import (
     AUTH,
     NOW,

@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from floorstream.schemas.manager import FACTORY_EXAMPLE
+from schemas.manager import FACTORY_EXAMPLE
 from tests.integration.api.support import (
     AUTH,
     BAD_RANGES,

@@ -1,4 +1,4 @@
-"""Tenants are walled off (DESIGN.md guarantee 5): a token of factory A gets nothing of B.
+"""Tenants are walled off (docs/design.md guarantee 5): a token of factory A gets nothing of B.
 
 The walk is generic: every route of the app under ``/api/`` (each path of the OpenAPI
 document, and the calls kept out of it, such as the live feed), every method, its path
@@ -24,8 +24,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from floorstream.schemas.line_settings import LineSettings
-from floorstream.services.api import (
+from schemas.line_settings import LineSettings
+from services.api import (
     buckets,
     figures,
     floor_store,
@@ -33,9 +33,9 @@ from floorstream.services.api import (
     kanban_store,
     store,
 )
-from floorstream.services.api.scope import OutOfScope, Scope
-from floorstream.services.api.tokens import Role
-from floorstream.services.runtime.embedded.stack import Endpoints
+from services.api.scope import OutOfScope, Scope
+from services.api.tokens import Role
+from services.runtime.embedded.stack import Endpoints
 from tests.integration.api.support import AUTH, NOW, a_factory
 from tests.integration.api.tokens_support import (
     RANGE,

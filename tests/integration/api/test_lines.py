@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from floorstream.services.runtime.embedded.stack import Endpoints
+from services.runtime.embedded.stack import Endpoints
 from tests.integration.api.support import AUTH
 
 pytestmark = pytest.mark.integration

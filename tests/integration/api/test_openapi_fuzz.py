@@ -30,10 +30,10 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from floorstream.services.api.app import create_app
-from floorstream.services.runtime.database import migrate
-from floorstream.services.runtime.embedded.stack import Endpoints
-from floorstream.services.runtime.settings import ApiSettings
+from services.api.app import create_app
+from services.runtime.database import migrate
+from services.runtime.embedded.stack import Endpoints
+from services.runtime.settings import ApiSettings
 from tests.integration.api.support import AUTH, NOW, TOKEN, store_station
 from tests.support.database import fresh_database
 from tests.unit.efficiency.builders import at, contract_shift

@@ -13,9 +13,9 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from floorstream.services.api.app import create_app
-from floorstream.services.runtime.embedded.stack import Endpoints
-from floorstream.services.runtime.settings import ApiSettings
+from services.api.app import create_app
+from services.runtime.embedded.stack import Endpoints
+from services.runtime.settings import ApiSettings
 from tests.integration.api.support import AUTH, TOKEN, a_factory, put_line
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ import asyncpg
 import httpx
 import pytest
 
-from floorstream.services.floor.processor import retaining
-from floorstream.services.runtime.embedded.stack import Endpoints
+from services.floor.processor import retaining
+from services.runtime.embedded.stack import Endpoints
 from tests.integration.api.support import AUTH
 from tests.integration.floor.test_processor import (
     NOW,

@@ -15,11 +15,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from floorstream.cli import main
-from floorstream.services.api import token_store
-from floorstream.services.api.token_command import kept_board_token, register_board_token
-from floorstream.services.api.tokens import Role, new_token
-from floorstream.services.runtime.embedded.stack import Endpoints
+from services.api import token_store
+from services.api.token_command import kept_board_token, register_board_token
+from services.api.tokens import Role, new_token
+from services.cli import main
+from services.runtime.embedded.stack import Endpoints
 from tests.integration.api.support import AUTH, TOKEN, a_factory
 from tests.integration.api.tokens_support import (
     RANGE,

@@ -16,11 +16,11 @@ import httpx
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from floorstream.schemas import MachinePayload, ProductionPayload
-from floorstream.services.api import token_store
-from floorstream.services.api.app import create_app
-from floorstream.services.api.tokens import Role
-from floorstream.services.runtime.settings import ApiSettings
+from schemas import MachinePayload, ProductionPayload
+from services.api import token_store
+from services.api.app import create_app
+from services.api.tokens import Role
+from services.runtime.settings import ApiSettings
 from tests.integration.api.support import AUTH, NOW, TOKEN, store_station
 
 RANGE: Final = {"start": "2026-11-02T00:00:00Z", "end": "2026-11-03T00:00:00Z"}

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 
-from floorstream.schemas import Event, ProductionEvent
-from floorstream.services.efficiency import processor
-from floorstream.services.runtime.database import open_database
-from floorstream.services.runtime.embedded.stack import Endpoints
+from schemas import Event, ProductionEvent
+from services.efficiency import processor
+from services.runtime.database import open_database
+from services.runtime.embedded.stack import Endpoints
 from tests.support.buckets import (
     hours_disagreeing,
     reference_buckets,

@@ -20,8 +20,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from floorstream.schemas import Event, ProductionEvent
-from floorstream.services.runtime.embedded.stack import Endpoints
+from schemas import Event, ProductionEvent
+from services.runtime.embedded.stack import Endpoints
 from tests.support.buckets import (
     START,
     hours_disagreeing,

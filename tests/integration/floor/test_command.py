@@ -10,13 +10,13 @@ from typing import Any
 import asyncpg
 import pytest
 
-from floorstream.schemas import Event, validate_message
-from floorstream.services.efficiency import command
-from floorstream.services.floor import processor as floor
-from floorstream.services.runtime.consumer import Handler, Records
-from floorstream.services.runtime.embedded.stack import Endpoints
-from floorstream.services.runtime.poison import RUN_LIMIT, EveryRecordFails
-from floorstream.services.runtime.settings import ProcessorSettings
+from schemas import Event, validate_message
+from services.efficiency import command
+from services.floor import processor as floor
+from services.runtime.consumer import Handler, Records
+from services.runtime.embedded.stack import Endpoints
+from services.runtime.poison import RUN_LIMIT, EveryRecordFails
+from services.runtime.settings import ProcessorSettings
 from tests.support.database import fresh_database
 from tests.support.kafka import publish_to_events_topic
 

@@ -10,8 +10,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from floorstream.services.runtime.database import migrate
-from floorstream.services.runtime.embedded.stack import Endpoints
+from services.runtime.database import migrate
+from services.runtime.embedded.stack import Endpoints
 from tests.integration.floor.test_processor import Floor, _apply, _at, _factory
 
 pytestmark = pytest.mark.integration

@@ -25,11 +25,11 @@ import asyncpg
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from floorstream.schemas import Event, validate_message
-from floorstream.services.floor.processor import retaining
-from floorstream.services.runtime.database import migrate
-from floorstream.services.runtime.embedded.stack import Endpoints
-from floorstream.services.simulator.model import SimulationConfig, simulate
+from schemas import Event, validate_message
+from services.floor.processor import retaining
+from services.runtime.database import migrate
+from services.runtime.embedded.stack import Endpoints
+from services.simulator.model import SimulationConfig, simulate
 from tests.support.kafka import publish_to_new_topic
 
 pytestmark = pytest.mark.integration

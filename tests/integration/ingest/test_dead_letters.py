@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from floorstream.schemas import DLQ_TOPIC, DeadLetter, InvalidMessage, validate_message
-from floorstream.services.runtime.embedded.process import free_port
-from floorstream.services.runtime.embedded.stack import Endpoints
-from floorstream.services.runtime.kafka_topics import ensure_topics
+from schemas import DLQ_TOPIC, DeadLetter, InvalidMessage, validate_message
+from services.runtime.embedded.process import free_port
+from services.runtime.embedded.stack import Endpoints
+from services.runtime.kafka_topics import ensure_topics
 
 pytestmark = pytest.mark.integration
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from floorstream.schemas import DLQ_TOPIC, EVENTS_TOPIC
-from floorstream.services.gateway.command import serve
-from floorstream.services.runtime.embedded.kafka import EmbeddedKafka
-from floorstream.services.runtime.embedded.mqtt import EmbeddedMqtt
-from floorstream.services.runtime.embedded.process import free_port
-from floorstream.services.runtime.embedded.stack import Endpoints
-from floorstream.services.runtime.settings import GatewaySettings
+from schemas import DLQ_TOPIC, EVENTS_TOPIC
+from services.gateway.command import serve
+from services.runtime.embedded.kafka import EmbeddedKafka
+from services.runtime.embedded.mqtt import EmbeddedMqtt
+from services.runtime.embedded.process import free_port
+from services.runtime.embedded.stack import Endpoints
+from services.runtime.settings import GatewaySettings
 from tests.support.kafka import collect, event_ids, wait_for
 from tests.support.mqtt import Publisher, forget_session, machine_event
 

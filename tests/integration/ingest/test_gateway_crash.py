@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from floorstream.schemas import EVENTS_TOPIC
-from floorstream.services.runtime.embedded.stack import Endpoints
+from schemas import EVENTS_TOPIC
+from services.runtime.embedded.stack import Endpoints
 from tests.support.kafka import collect, event_ids, wait_for
 from tests.support.mqtt import Publisher, forget_session, machine_event
 

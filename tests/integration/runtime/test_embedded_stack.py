@@ -9,12 +9,12 @@ import asyncpg
 import paho.mqtt.client as mqtt
 import pytest
 
-from floorstream.services.runtime.database import migrate
-from floorstream.services.runtime.embedded.mqtt import EmbeddedMqtt, MqttFlavour
-from floorstream.services.runtime.embedded.postgres import EmbeddedPostgres
-from floorstream.services.runtime.embedded.process import free_port
-from floorstream.services.runtime.embedded.stack import EmbeddedStack, Endpoints, StackPlan
-from floorstream.services.runtime.errors import ServerStartError
+from services.runtime.database import migrate
+from services.runtime.embedded.mqtt import EmbeddedMqtt, MqttFlavour
+from services.runtime.embedded.postgres import EmbeddedPostgres
+from services.runtime.embedded.process import free_port
+from services.runtime.embedded.stack import EmbeddedStack, Endpoints, StackPlan
+from services.runtime.errors import ServerStartError
 
 pytestmark = pytest.mark.integration
 

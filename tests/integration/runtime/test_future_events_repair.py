@@ -17,12 +17,12 @@ import asyncpg
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from floorstream.schemas import Event, validate_message
-from floorstream.services.efficiency import processor as efficiency
-from floorstream.services.efficiency import store as efficiency_store
-from floorstream.services.floor import processor as floor
-from floorstream.services.runtime.database import migrate
-from floorstream.services.runtime.embedded.stack import Endpoints
+from schemas import Event, validate_message
+from services.efficiency import processor as efficiency
+from services.efficiency import store as efficiency_store
+from services.floor import processor as floor
+from services.runtime.database import migrate
+from services.runtime.embedded.stack import Endpoints
 from tests.support.buckets import hours_disagreeing
 from tests.support.database import fresh_database
 

@@ -26,13 +26,13 @@ from aiokafka.structs import ConsumerRecord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from floorstream.schemas import Event, validate_message
-from floorstream.services.efficiency import processor as efficiency
-from floorstream.services.floor import processor as floor
-from floorstream.services.runtime.consumer import Handler
-from floorstream.services.runtime.consumer_metrics import FROM_THE_FUTURE, BatchResult
-from floorstream.services.runtime.database import migrate
-from floorstream.services.runtime.embedded.stack import Endpoints
+from schemas import Event, validate_message
+from services.efficiency import processor as efficiency
+from services.floor import processor as floor
+from services.runtime.consumer import Handler
+from services.runtime.consumer_metrics import FROM_THE_FUTURE, BatchResult
+from services.runtime.database import migrate
+from services.runtime.embedded.stack import Endpoints
 
 pytestmark = pytest.mark.integration
 

@@ -20,9 +20,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from floorstream.services.runtime.embedded.mqtt import EmbeddedMqtt, MqttFlavour
-from floorstream.services.runtime.embedded.process import ChildProcess, free_port, port_open
-from floorstream.services.runtime.mqtt_credentials import CredentialStore, gateway_secrets
+from services.runtime.embedded.mqtt import EmbeddedMqtt, MqttFlavour
+from services.runtime.embedded.process import ChildProcess, free_port, port_open
+from services.runtime.mqtt_credentials import CredentialStore, gateway_secrets
 
 pytestmark = [
     pytest.mark.integration,

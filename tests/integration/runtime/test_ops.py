@@ -13,11 +13,11 @@ import asyncpg
 import httpx
 import pytest
 
-from floorstream.schemas import Event, validate_message
-from floorstream.services.efficiency import command
-from floorstream.services.runtime.embedded.process import free_port
-from floorstream.services.runtime.embedded.stack import Endpoints
-from floorstream.services.runtime.settings import ProcessorSettings
+from schemas import Event, validate_message
+from services.efficiency import command
+from services.runtime.embedded.process import free_port
+from services.runtime.embedded.stack import Endpoints
+from services.runtime.settings import ProcessorSettings
 from tests.support.database import fresh_database
 from tests.support.kafka import publish_to_events_topic
 

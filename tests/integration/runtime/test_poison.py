@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from asyncpg import Pool
 
-from floorstream.services.runtime.consumer import Handler, Records, consume
-from floorstream.services.runtime.consumer_metrics import BatchResult
-from floorstream.services.runtime.database import open_database
-from floorstream.services.runtime.embedded.stack import Endpoints
-from floorstream.services.runtime.poison import RUN_LIMIT, EveryRecordFails
+from services.runtime.consumer import Handler, Records, consume
+from services.runtime.consumer_metrics import BatchResult
+from services.runtime.database import open_database
+from services.runtime.embedded.stack import Endpoints
+from services.runtime.poison import RUN_LIMIT, EveryRecordFails
 from tests.support.kafka import topic_holding
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from asyncpg import Pool
 
-from floorstream.services.runtime.database import open_database
-from floorstream.services.runtime.embedded.stack import Endpoints
-from floorstream.services.runtime.retention import keep_purging, purge
+from services.runtime.database import open_database
+from services.runtime.embedded.stack import Endpoints
+from services.runtime.retention import keep_purging, purge
 from tests.support.database import fresh_database
 
 pytestmark = pytest.mark.integration

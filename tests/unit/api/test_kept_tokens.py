@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from floorstream.cli import main
-from floorstream.services.api.token_command import UpTokens, admin_token
-from floorstream.services.api.tokens import new_token
-from floorstream.services.runtime.errors import ConfigurationError
+from services.api.token_command import UpTokens, admin_token
+from services.api.tokens import new_token
+from services.cli import main
+from services.runtime.errors import ConfigurationError
 
 
 @pytest.fixture

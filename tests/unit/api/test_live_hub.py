@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from floorstream.services.api.live import CHANNEL, LiveHub, Subscription, notify_changed
+from services.api.live import CHANNEL, LiveHub, Subscription, notify_changed
 
 
 class FakeListenConnection:

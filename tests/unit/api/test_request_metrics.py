@@ -9,7 +9,7 @@ import pytest
 from fastapi import APIRouter, FastAPI, HTTPException
 from prometheus_client import CollectorRegistry
 
-from floorstream.services.api.metrics import ApiMetrics, RequestMetrics
+from services.api.metrics import ApiMetrics, RequestMetrics
 
 
 class Ticks:

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from floorstream.cli import build_parser
+from services.cli import build_parser
 
 
 def _actions() -> dict[str, argparse.ArgumentParser]:

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from floorstream.services.api.scope import ALL_FACTORIES, OutOfScope, Scope
-from floorstream.services.api.token_store import check_grant
-from floorstream.services.api.tokens import (
+from services.api.scope import ALL_FACTORIES, OutOfScope, Scope
+from services.api.token_store import check_grant
+from services.api.tokens import (
     ParsedToken,
     Role,
     TokenError,

@@ -18,9 +18,9 @@ import pytest
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from floorstream.cli import build_parser
-from floorstream.services.runtime import settings as settings_module
-from floorstream.services.runtime.settings import (
+from services.cli import build_parser
+from services.runtime import settings as settings_module
+from services.runtime.settings import (
     ApiSettings,
     CommonSettings,
     GatewaySettings,

@@ -11,9 +11,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from floorstream.ingest.metrics import GatewayMetrics
-from floorstream.services.api.metrics import ApiMetrics
-from floorstream.services.runtime.consumer_metrics import ProcessorMetrics
+from ingest.metrics import GatewayMetrics
+from services.api.metrics import ApiMetrics
+from services.runtime.consumer_metrics import ProcessorMetrics
 
 from . import artifacts
 

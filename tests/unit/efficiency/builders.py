@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from itertools import count
 
-from floorstream.schemas import (
+from schemas import (
     LineSettings,
     MachinePayload,
     OrderPayload,
@@ -63,7 +63,7 @@ SHIFT_A: dict[str, object] = {
     "end": "14:00",
     "breaks": [{"start": "09:00", "end": "09:15"}, {"start": "11:30", "end": "12:00"}],
 }
-"""The contract's example shift (CONTRACT.md §5)."""
+"""The contract's example shift (docs/contract.md §5)."""
 
 
 def contract_shift() -> tuple[list[MachinePayload], list[ProductionPayload]]:

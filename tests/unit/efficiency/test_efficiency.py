@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from floorstream.schemas import LineSettings
-from floorstream.services.efficiency.core import (
+from schemas import LineSettings
+from services.efficiency.core import (
     Efficiency,
     Losses,
     MachineChange,

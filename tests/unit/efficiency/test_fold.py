@@ -6,7 +6,7 @@ from datetime import UTC, timedelta
 
 import pytest
 
-from floorstream.services.efficiency.core import (
+from services.efficiency.core import (
     EfficiencyCoreError,
     MinuteBucket,
     fold_station,

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from floorstream.schemas import MachinePayload, OrderPayload, ProductionPayload
-from floorstream.schemas.types import MachineState
-from floorstream.services.efficiency.core import context_bounds, fold_station, silent_intervals
-from floorstream.services.efficiency.core.types import MINUTE_MS
+from schemas import MachinePayload, OrderPayload, ProductionPayload
+from schemas.types import MachineState
+from services.efficiency.core import context_bounds, fold_station, silent_intervals
+from services.efficiency.core.types import MINUTE_MS
 from tests.unit.efficiency.builders import at
 
 BASE = at("2026-11-02 10:00")

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from floorstream.services.efficiency.core import periods, scheduled_intervals, wall_to_utc
+from services.efficiency.core import periods, scheduled_intervals, wall_to_utc
 from tests.unit.efficiency.builders import SHANGHAI, SHIFT_A, at, line
 
 BERLIN, NEW_YORK = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")

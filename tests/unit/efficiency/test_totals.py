@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from floorstream.services.efficiency.core import (
+from services.efficiency.core import (
     MinuteBucket,
     efficiency,
     efficiency_from_totals,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from floorstream.schemas import Event, MachineEvent, validate_message
-from floorstream.services.floor.fold import (
+from schemas import Event, MachineEvent, validate_message
+from services.floor.fold import (
     Stock,
     StockFound,
     additions,

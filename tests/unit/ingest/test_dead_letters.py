@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from floorstream.cli import build_parser
-from floorstream.schemas import DeadLetter
-from floorstream.schemas.types import DeadLetterReason
-from floorstream.services.gateway.dead_letters import PAYLOAD_CHARS, render
+from schemas import DeadLetter
+from schemas.types import DeadLetterReason
+from services.cli import build_parser
+from services.gateway.dead_letters import PAYLOAD_CHARS, render
 
 AT = datetime(2026, 11, 2, 6, 0, 1, 250_000, tzinfo=timezone(timedelta(hours=8)))
 

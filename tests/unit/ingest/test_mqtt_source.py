@@ -7,7 +7,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from floorstream.ingest.mqtt_source import _ReadAheadClient, puback_packets
+from ingest.mqtt_source import _ReadAheadClient, puback_packets
 
 
 @pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5])

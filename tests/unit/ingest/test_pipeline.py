@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import CollectorRegistry
 
-from floorstream.ingest import pipeline
-from floorstream.ingest.metrics import GatewayMetrics
-from floorstream.ingest.pipeline import Gateway
-from floorstream.ingest.types import Record
-from floorstream.schemas import DLQ_TOPIC, EVENTS_TOPIC
+from ingest import pipeline
+from ingest.metrics import GatewayMetrics
+from ingest.pipeline import Gateway
+from ingest.types import Record
+from schemas import DLQ_TOPIC, EVENTS_TOPIC
 from tests.support.fakes import FakeSink, FakeSource
 
 TOPIC = "floor/v1/f1/l1/press/machine"

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from aiokafka import TopicPartition
 
-from floorstream.ingest.processed_gate import KafkaLogLost, ProcessedGate
+from ingest.processed_gate import KafkaLogLost, ProcessedGate
 
 GROUPS = ("efficiency", "floor")
 

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from floorstream.ingest import routing
-from floorstream.ingest.routing import FUTURE_TOLERANCE, how_long, route
-from floorstream.schemas import DLQ_TOPIC, EVENTS_TOPIC, validate_message
-from floorstream.schemas.types import EARLIEST_TS, LATEST_TS
+from ingest import routing
+from ingest.routing import FUTURE_TOLERANCE, how_long, route
+from schemas import DLQ_TOPIC, EVENTS_TOPIC, validate_message
+from schemas.types import EARLIEST_TS, LATEST_TS
 
 NOW = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from floorstream.kanban.andon import SEVERITY, AndonLevel, is_stale, line_andon, station_andon
-from floorstream.schemas.line_settings import LineSettings
-from floorstream.schemas.types import MachineState
+from kanban.andon import SEVERITY, AndonLevel, is_stale, line_andon, station_andon
+from schemas.line_settings import LineSettings
+from schemas.types import MachineState
 
 NOW = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 SETTINGS = LineSettings(name="l1")  # stale after 300 s, stop alert after 600 s, slow below 0.8

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from floorstream.kanban.order_cards import order_card, order_status
-from floorstream.kanban.orders import WorkOrder
-from floorstream.schemas.line_settings import LineSettings
+from kanban.order_cards import order_card, order_status
+from kanban.orders import WorkOrder
+from schemas.line_settings import LineSettings
 
 NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from floorstream.kanban.orders import WorkOrder, counted_station, order_progress
-from floorstream.schemas.line_settings import LineSettings
+from kanban.orders import WorkOrder, counted_station, order_progress
+from schemas.line_settings import LineSettings
 
 NOW = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 LINE = LineSettings(name="l1")

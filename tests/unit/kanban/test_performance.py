@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from floorstream.kanban.performance import RunWindow, recent_performance, recent_window
+from kanban.performance import RunWindow, recent_performance, recent_window
 
 
 def run(run_s: float, ideal_s: float = 0.0, without: int = 0, total: int = 0) -> RunWindow:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from floorstream.kanban.replenishment import MAX_CARDS, cards_needed, next_status
-from floorstream.schemas.line_settings import MaterialKanban
+from kanban.replenishment import MAX_CARDS, cards_needed, next_status
+from schemas.line_settings import MaterialKanban
 
 RULE = MaterialKanban(reorder_point=100, container_quantity=50)
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from floorstream.kanban.orders import WorkOrder
-from floorstream.kanban.performance import RunWindow
-from floorstream.kanban.status import (
+from kanban.orders import WorkOrder
+from kanban.performance import RunWindow
+from kanban.status import (
     FloorState,
     MaterialRow,
     OperatorRow,
     StationRow,
     line_status,
 )
-from floorstream.schemas.floor_state import AndonLevel, LineStatus
-from floorstream.schemas.line_settings import LineSettings
-from floorstream.schemas.types import MachineState
+from schemas.floor_state import AndonLevel, LineStatus
+from schemas.line_settings import LineSettings
+from schemas.types import MachineState
 
 NOW = datetime(2026, 11, 2, 2, 0, 30, tzinfo=UTC)
 LINE = LineSettings(name="Press line 1", ideal_cycle_time_s=1.0)

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from floorstream.schemas import validate_message
-from floorstream.services.runtime.batch_input import read_events, retaining
-from floorstream.services.runtime.consumer import Records
-from floorstream.services.runtime.consumer_metrics import BatchResult
+from schemas import validate_message
+from services.runtime.batch_input import read_events, retaining
+from services.runtime.consumer import Records
+from services.runtime.consumer_metrics import BatchResult
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

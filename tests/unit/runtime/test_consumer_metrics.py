@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from floorstream.services.runtime.consumer_metrics import (
+from services.runtime.consumer_metrics import (
     NOT_AN_EVENT,
     PAST_RETENTION,
     BatchResult,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import logging
 
-from floorstream.services.runtime.logs import JsonFormatter
+from services.runtime.logs import JsonFormatter
 
 
 def test_json_lines_keep_extra_fields() -> None:

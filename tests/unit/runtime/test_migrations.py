@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from floorstream.services.runtime.database import load_migrations
+from services.runtime.database import load_migrations
 
 
 def test_migrations_are_numbered_in_order_without_gaps() -> None:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from floorstream.services.runtime.ops_server import NotReady, Readiness, ops_app, serve_ops
+from services.runtime.ops_server import NotReady, Readiness, ops_app, serve_ops
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from floorstream.services.runtime.outage import Outage, duration
+from services.runtime.outage import Outage, duration
 
 
 class Clock:

@@ -8,9 +8,9 @@ import asyncpg
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from floorstream.services.runtime.consumer import retryable
-from floorstream.services.runtime.consumer_metrics import BatchResult, merged
-from floorstream.services.runtime.poison import (
+from services.runtime.consumer import retryable
+from services.runtime.consumer_metrics import BatchResult, merged
+from services.runtime.poison import (
     RUN_LIMIT,
     EveryRecordFails,
     Isolated,

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from floorstream.services.runtime.logs import configure_logging
-from floorstream.services.runtime.redact import masked_url, redact
+from services.runtime.logs import configure_logging
+from services.runtime.redact import masked_url, redact
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from floorstream.services.runtime.errors import ConfigurationError
-from floorstream.services.runtime.settings import ApiSettings, CommonSettings, GatewaySettings
+from services.runtime.errors import ConfigurationError
+from services.runtime.settings import ApiSettings, CommonSettings, GatewaySettings
 
 
 def test_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,10 +1,10 @@
-"""Payloads of CONTRACT.md §3, shared by the schema tests."""
+"""Payloads of docs/contract.md §3, shared by the schema tests."""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from floorstream.schemas import Kind
+from schemas import Kind
 
 TOPIC: Final = "floor/v1/f1/l1/s1/{kind}"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from floorstream import cli
+from services import cli
 
 
 def test_export_writes_the_files_and_prints_them(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from floorstream.schemas import export_json_schemas
+from schemas import export_json_schemas
 
 COMMITTED = Path(__file__).parents[3] / "docs" / "schemas"
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from floorstream.schemas import (
+from schemas import (
     EVENT_BY_KIND,
     MODEL_BY_KIND,
     ROUTING_FIELDS,

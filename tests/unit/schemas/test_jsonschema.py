@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from floorstream.schemas import MODEL_BY_KIND, Kind, LineSettings, export_json_schemas
-from floorstream.schemas.validation import DeadLetter
+from schemas import MODEL_BY_KIND, Kind, LineSettings, export_json_schemas
+from schemas.validation import DeadLetter
 from tests.unit.schemas.examples import CONTRACT_EXAMPLES
 
 NAMES = [kind.value for kind in Kind] + ["line-settings", "dead-letter"]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from floorstream.schemas import InvalidMessage, Kind, validate_kafka_record, validate_message
+from schemas import InvalidMessage, Kind, validate_kafka_record, validate_message
 from tests.unit.schemas.examples import CONTRACT_EXAMPLES, topic
 from tests.unit.schemas.test_validation import near_payloads, topics
 

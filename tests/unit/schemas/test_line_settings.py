@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from floorstream.schemas import LineSettings, Shift
+from schemas import LineSettings, Shift
 
 
 def settings(**fields: Any) -> dict[str, Any]:

@@ -6,17 +6,17 @@ import pickle
 import subprocess
 import sys
 
-from floorstream.schemas import DeadLetterReason, InvalidMessage
+from schemas import DeadLetterReason, InvalidMessage
 
-# pydantic and the packages it is built on; everything else must be the standard library.
-ALLOWED = {"floorstream", "pydantic", "pydantic_core", "annotated_types", "typing_extensions",
+# itself, pydantic and the packages it is built on; everything else must be the standard library.
+ALLOWED = {"schemas", "pydantic", "pydantic_core", "annotated_types", "typing_extensions",
            "typing_inspection"}  # fmt: skip
 FORBIDDEN = {"asyncio", "aiokafka", "paho", "amqtt", "asyncpg", "fastapi", "argparse"}
 
 
 def test_importing_the_package_pulls_in_only_the_stdlib_and_pydantic() -> None:
     script = (
-        "import sys; before = set(sys.modules); import floorstream.schemas; "
+        "import sys; before = set(sys.modules); import schemas; "
         "print(' '.join(sorted({m.split('.')[0] for m in set(sys.modules) - before})))"
     )
     loaded = set(subprocess.check_output([sys.executable, "-c", script], text=True).split())

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from floorstream.schemas import (
+from schemas import (
     DLQ_TOPIC,
     EVENTS_TOPIC,
     MQTT_SHARED_SUBSCRIPTION,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from floorstream.schemas import (
+from schemas import (
     MAX_PAYLOAD_BYTES,
     DeadLetter,
     DeadLetterReason,
@@ -22,7 +22,7 @@ from floorstream.schemas import (
     ProductionEvent,
     validate_message,
 )
-from floorstream.schemas.validation import DEAD_LETTER_PAYLOAD_LIMIT
+from schemas.validation import DEAD_LETTER_PAYLOAD_LIMIT
 from tests.unit.schemas.examples import CONTRACT_EXAMPLES, topic
 
 R = DeadLetterReason

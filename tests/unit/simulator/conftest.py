@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from floorstream.services.simulator.model import SimulationConfig, simulate
+from services.simulator.model import SimulationConfig, simulate
 from tests.unit.simulator.floor import Record, records
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

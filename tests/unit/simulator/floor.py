@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from floorstream.services.simulator.types import SimEvent
+from services.simulator.types import SimEvent
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from floorstream.services.simulator.clock import Timeline, default_start
-from floorstream.services.simulator.model import SimulationConfig, simulate
-from floorstream.services.simulator.runner import run_simulation
-from floorstream.services.simulator.service import SimulatorOptions, serve
-from floorstream.services.simulator.types import SimEvent
+from services.simulator.clock import Timeline, default_start
+from services.simulator.model import SimulationConfig, simulate
+from services.simulator.runner import run_simulation
+from services.simulator.service import SimulatorOptions, serve
+from services.simulator.types import SimEvent
 
 NOW = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, inside shift A
 

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from floorstream.cli import main
-from floorstream.services.simulator import command
-from floorstream.services.simulator.model import SimulationConfig
+from services.cli import main
+from services.simulator import command
+from services.simulator.model import SimulationConfig
 
 OPTIONS = [
     "--factories",

@@ -1,4 +1,4 @@
-"""Every simulated message keeps CONTRACT.md §3, checked by hand and by `floorstream.schemas`."""
+"""Every simulated message keeps docs/contract.md §3, checked by hand and by `schemas`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from floorstream.schemas import LineSettings, validate_message
-from floorstream.services.simulator.layout import line_settings_for
+from schemas import LineSettings, validate_message
+from services.simulator.layout import line_settings_for
 from tests.unit.simulator.floor import Record
 
 TOPIC = re.compile(

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from floorstream.services.simulator import params
-from floorstream.services.simulator.heartbeat import with_heartbeats
-from floorstream.services.simulator.layout import line_profile
-from floorstream.services.simulator.model import SimulationConfig, simulate
-from floorstream.services.simulator.types import Draft
+from services.simulator import params
+from services.simulator.heartbeat import with_heartbeats
+from services.simulator.layout import line_profile
+from services.simulator.model import SimulationConfig, simulate
+from services.simulator.types import Draft
 from tests.unit.simulator.conftest import DAY_START
 from tests.unit.simulator.floor import Record, records
 

@@ -7,8 +7,8 @@ import threading
 import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 
-from floorstream.services.runtime.mqtt_url import InvalidMqttUrl, MqttAddress, parse_mqtt_url
-from floorstream.services.simulator.publisher import MqttPublisher
+from services.runtime.mqtt_url import InvalidMqttUrl, MqttAddress, parse_mqtt_url
+from services.simulator.publisher import MqttPublisher
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, time, timedelta
 
-from floorstream.services.simulator.layout import line_profile
-from floorstream.services.simulator.shifts import SHIFTS
+from services.simulator.layout import line_profile
+from services.simulator.shifts import SHIFTS
 from tests.unit.simulator.conftest import DAY_START
 from tests.unit.simulator.floor import (
     Record,

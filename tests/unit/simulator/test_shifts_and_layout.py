@@ -8,14 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from floorstream.schemas.line_settings import LineSettings
-from floorstream.services.simulator.layout import (
+from schemas.line_settings import LineSettings
+from services.simulator.layout import (
     STATION_CHAIN,
     factory_timezone,
     line_profile,
     line_settings_for,
 )
-from floorstream.services.simulator.shifts import Window, calendar_windows
+from services.simulator.shifts import Window, calendar_windows
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")

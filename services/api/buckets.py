@@ -1,0 +1,204 @@
+"""The efficiency reads of the API: each line's station, and its stored buckets summed.
+
+Keyword-only functions over the asyncpg pool, one statement each, for any number of lines of
+one factory at once (the factory call reads all its lines in the same two statements as a
+line's call reads one). Sums read whole UTC hours from ``hour_bucket`` and only the minutes
+at the edges from ``minute_bucket`` (`services.efficiency.rollup`), in the same
+statement, so they see one snapshot of the two tables that the processor keeps in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from asyncpg import Pool
+
+from services.api.scope import Scope
+from services.efficiency.core import Interval, MinuteBucket
+from services.efficiency.rollup import split
+from services.efficiency.store import BUCKET_COLUMNS
+
+__all__ = ["Chosen", "SumTarget", "choose_stations", "sum_buckets"]
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    """A line's station (None: it has none yet) and that station's last machine change."""
+
+    station: str | None
+    last_change: datetime | None
+
+
+# Per line (in order): the named station, else the only one, else the one with the most parts
+# in [start, end) (ties: the first by name). Stations: a loose index scan of each table
+# (distinct stations without reading every row). Parts: whole hours + edge minutes of the range.
+_STATIONS: Final = """
+SELECT c.station,
+       (SELECT max(e.ts) FROM station_event AS e
+        WHERE e.factory = $1 AND e.line = l.line AND e.station = c.station
+          AND e.kind = 'machine') AS last_change
+FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS l(line, named, i)
+CROSS JOIN LATERAL (SELECT coalesce(l.named, (
+    WITH RECURSIVE in_buckets(station) AS (
+        SELECT min(station) FROM hour_bucket WHERE factory = $1 AND line = l.line
+        UNION ALL
+        SELECT (SELECT min(h.station) FROM hour_bucket AS h
+                WHERE h.factory = $1 AND h.line = l.line AND h.station > s.station)
+        FROM in_buckets AS s WHERE s.station IS NOT NULL
+    ), in_events(station) AS (
+        SELECT min(station) FROM station_event WHERE factory = $1 AND line = l.line
+        UNION ALL
+        SELECT (SELECT min(e.station) FROM station_event AS e
+                WHERE e.factory = $1 AND e.line = l.line AND e.station > s.station)
+        FROM in_events AS s WHERE s.station IS NOT NULL
+    ), stations(station) AS (
+        SELECT station FROM in_buckets WHERE station IS NOT NULL
+        UNION
+        SELECT s.station FROM in_events AS s
+        WHERE s.station IS NOT NULL AND EXISTS (
+            SELECT 1 FROM station_event AS e
+            WHERE e.factory = $1 AND e.line = l.line AND e.station = s.station
+              AND e.kind = 'machine')
+    )
+    SELECT s.station FROM stations AS s
+    ORDER BY CASE WHEN (SELECT count(*) FROM stations) = 1 THEN 0 ELSE
+        (SELECT coalesce(sum(h.total_count), 0) FROM hour_bucket AS h
+         WHERE h.factory = $1 AND h.line = l.line AND h.station = s.station
+           AND h.hour >= $4 AND h.hour < $5)
+      + (SELECT coalesce(sum(m.total_count), 0)
+         FROM unnest($6::timestamptz[], $7::timestamptz[]) AS x(low, high)
+         JOIN minute_bucket AS m
+           ON m.factory = $1 AND m.line = l.line AND m.station = s.station
+          AND m.minute >= x.low AND m.minute < x.high)
+    END DESC, s.station
+    LIMIT 1)) AS station OFFSET 0) AS c  -- OFFSET 0: chosen once, not again per event row
+ORDER BY l.i
+"""
+
+
+async def choose_stations(
+    pool: Pool,
+    *,
+    scope: Scope,
+    factory: str,
+    lines: Sequence[tuple[str, str | None]],
+    start: datetime,
+    end: datetime,
+) -> list[Chosen]:
+    """Per ``(line, constraint_station)``, in order: the station whose figures are the line's
+    over ``[start, end)`` (the named one; else the only station with buckets or machine
+    events; else the one with most parts in the range, ties by name), and its last change."""
+    scope.require(factory)
+    if not lines:
+        return []
+    hours, edges = split([(start, end)])
+    low, high = hours[0] if hours else (start, start)
+    records = await pool.fetch(
+        _STATIONS,
+        factory,
+        [line for line, _ in lines],
+        [named for _, named in lines],
+        low,
+        high,
+        [a for a, _ in edges],
+        [b for _, b in edges],
+    )
+    return [Chosen(r["station"], r["last_change"]) for r in records]
+
+
+@dataclass(frozen=True, slots=True)
+class SumTarget:
+    """What to sum for one line: its station's buckets over each group of intervals (UTC,
+    disjoint within a group), only minutes before ``before``."""
+
+    line: str
+    station: str
+    groups: Sequence[Sequence[Interval]]
+    before: datetime
+
+
+def _summed(column: str) -> str:
+    kind = "double precision" if column == "ideal_time_s" else "bigint"
+    return f"coalesce(sum(u.{column}), 0)::{kind} AS {column}"
+
+
+def _piece(table: str, key: str, ideal: str, first: int) -> str:
+    g, line, station, low, high = (f"${n}" for n in range(first, first + 5))
+    columns = ", ".join(f"b.{c}" for c in BUCKET_COLUMNS if c != "ideal_time_s")
+    return f"""
+SELECT s.g, {columns}, {ideal} AS ideal_time_s
+FROM unnest({g}::int[], {line}::text[], {station}::text[], {low}::timestamptz[],
+            {high}::timestamptz[]) AS s(g, line, station, low, high)
+JOIN {table} AS b ON b.factory = $1 AND b.line = s.line AND b.station = s.station
+ AND b.{key} >= s.low AND b.{key} < s.high
+"""  # noqa: S608 - built from constant names
+
+
+# Every group of every line: its whole hours from hour_bucket, its edge minutes from
+# minute_bucket, summed together. ideal_time_s is summed exactly as numeric (see `rollup`),
+# turned into a float once. A group's intervals are disjoint, so no minute counts twice.
+_UNION: Final = (
+    _piece("hour_bucket", "hour", "b.ideal_time_s", 2)
+    + "UNION ALL"
+    + _piece("minute_bucket", "minute", "b.ideal_time_s::text::numeric", 7)
+)
+_SUM_GROUPS: Final = f"""
+SELECT u.g AS grp, {", ".join(_summed(column) for column in BUCKET_COLUMNS)}
+FROM ({_UNION}) AS u
+GROUP BY u.g
+"""  # noqa: S608 - built from constant column names
+
+
+_NOTHING: Final = MinuteBucket(unknown_ms=0)
+
+
+@dataclass(slots=True)
+class _Pieces:
+    groups: list[int]
+    lines: list[str]
+    stations: list[str]
+    lows: list[datetime]
+    highs: list[datetime]
+
+    def add(self, group: int, target: SumTarget, intervals: Sequence[Interval]) -> None:
+        for low, high in intervals:
+            self.groups.append(group)
+            self.lines.append(target.line)
+            self.stations.append(target.station)
+            self.lows.append(low)
+            self.highs.append(high)
+
+    def columns(self) -> tuple[list[int], list[str], list[str], list[datetime], list[datetime]]:
+        return self.groups, self.lines, self.stations, self.lows, self.highs
+
+
+async def sum_buckets(
+    pool: Pool, *, scope: Scope, factory: str, targets: Sequence[SumTarget]
+) -> list[list[MinuteBucket]]:
+    """Per target, per group: the station's stored buckets summed column by column.
+
+    A bucket counts in a group when its minute starts inside one of the group's intervals and
+    before the target's ``before``. A missing row is unknown time and adds nothing; a group
+    with no row sums to a bucket of zeros. One statement for all the targets.
+    """
+    scope.require(factory)
+    hours, edges = _Pieces([], [], [], [], []), _Pieces([], [], [], [], [])
+    index: list[tuple[int, int]] = []
+    for number, target in enumerate(targets):
+        for place, intervals in enumerate(target.groups):
+            clipped = [(low, min(high, target.before)) for low, high in intervals]
+            whole, edge = split((low, high) for low, high in clipped if low < high)
+            hours.add(len(index), target, whole)
+            edges.add(len(index), target, edge)
+            index.append((number, place))
+    sums = [[_NOTHING] * len(target.groups) for target in targets]
+    if not hours.groups and not edges.groups:
+        return sums
+    records = await pool.fetch(_SUM_GROUPS, factory, *hours.columns(), *edges.columns())
+    for record in records:
+        number, place = index[record["grp"]]
+        sums[number][place] = MinuteBucket(**{name: record[name] for name in BUCKET_COLUMNS})
+    return sums

@@ -1,5 +1,0 @@
-import sys
-
-from floorstream.cli import main
-
-sys.exit(main())
