@@ -1,4 +1,6 @@
-"""A line's settings, the body of ``PUT /api/v1/factories/{factory}/lines/{line}`` (docs/contract.md §5).
+"""A line's settings: the body of ``PUT /api/v1/factories/{factory}/lines/{line}``.
+
+The contract is docs/contract.md §5.
 
 Shifts repeat every day in the line's ``timezone``. A shift whose ``end`` is not after its
 ``start`` ends on the next day (``22:00``–``06:00``; ``06:00``–``06:00`` is a 24-hour shift).

@@ -164,7 +164,7 @@ def line_profile(factory: str, line: str) -> LineProfile:
 
 
 def line_settings_for(factory: str, line: str) -> dict[str, object]:
-    """The line settings (docs/contract.md §5, ``PUT …/lines/{line}``) matching the simulated line."""
+    """The line settings (``PUT …/lines/{line}``, docs/contract.md §5) of the simulated line."""
     profile = line_profile(factory, line)
     return {
         "name": profile.name,
