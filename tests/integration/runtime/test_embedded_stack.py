@@ -10,11 +10,11 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from services.runtime.database import migrate
-from services.runtime.embedded.mqtt import EmbeddedMqtt, MqttFlavour
-from services.runtime.embedded.postgres import EmbeddedPostgres
-from services.runtime.embedded.process import free_port
-from services.runtime.embedded.stack import EmbeddedStack, Endpoints, StackPlan
 from services.runtime.errors import ServerStartError
+from services.stack.embedded.mqtt import EmbeddedMqtt, MqttFlavour
+from services.stack.embedded.postgres import EmbeddedPostgres
+from services.stack.embedded.process import free_port
+from services.stack.embedded.stack import EmbeddedStack, Endpoints, StackPlan
 
 pytestmark = pytest.mark.integration
 
@@ -51,6 +51,8 @@ def test_postgres_keeps_its_port_across_starts_on_one_data_dir(
     assert second.database_url == first.database_url
     port = int(first.database_url.split(":")[-1].split("/")[0])
     with socket.socket() as holder:
+        # the stopped server's closed connections may leave the port in TIME_WAIT
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         holder.bind(("127.0.0.1", port))
         holder.listen()
         with EmbeddedStack(plan) as third:
