@@ -55,9 +55,9 @@ from common import (
     table,
     wait_for,
 )
-from services.runtime.embedded.process import free_port
-from services.runtime.embedded.stack import EmbeddedStack, Endpoints, StackPlan
 from services.runtime.mqtt_url import parse_mqtt_url
+from services.stack.embedded.process import free_port
+from services.stack.embedded.stack import EmbeddedStack, Endpoints, StackPlan
 from sse import Screen
 
 LINES = 200

@@ -31,9 +31,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from common import conditions, cpu_seconds_by_program, cpu_share, record, say, table
-from services.runtime.embedded.process import free_port
-from services.runtime.embedded.stack import EmbeddedStack, Endpoints, StackPlan
 from services.runtime.mqtt_url import parse_mqtt_url
+from services.stack.embedded.process import free_port
+from services.stack.embedded.stack import EmbeddedStack, Endpoints, StackPlan
 
 HERE = Path(__file__).parent
 PRELOAD_WINDOW = 20_000

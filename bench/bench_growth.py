@@ -34,7 +34,7 @@ from common import conditions, record, say, table
 from schemas import validate_message
 from services.efficiency.processor import apply_batch
 from services.runtime.database import open_database
-from services.runtime.embedded.stack import EmbeddedStack, StackPlan
+from services.stack.embedded.stack import EmbeddedStack, StackPlan
 
 START = datetime(2026, 11, 2, 0, 30, tzinfo=UTC)
 SPAN = timedelta(minutes=30)

@@ -46,9 +46,9 @@ from services.efficiency import processor as efficiency
 from services.floor import processor as floor
 from services.runtime.consumer import consume
 from services.runtime.database import open_database
-from services.runtime.embedded.stack import EmbeddedStack, StackPlan
 from services.runtime.kafka_topics import EVENTS_PARTITIONS
 from services.simulator.model import SimulationConfig, simulate
+from services.stack.embedded.stack import EmbeddedStack, StackPlan
 
 START = datetime(2026, 11, 2, 0, 30, tzinfo=UTC)  # 08:30 in the simulated factory's zone
 TARGET = ">= 100,000 events/s and >= 0.5x the bare loop"

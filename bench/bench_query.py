@@ -30,8 +30,8 @@ from pydantic import SecretStr
 from common import conditions, percentile, record, table
 from services.api.app import create_app
 from services.efficiency import rollup
-from services.runtime.embedded.stack import EmbeddedStack, StackPlan
 from services.runtime.settings import ApiSettings
+from services.stack.embedded.stack import EmbeddedStack, StackPlan
 
 TOKEN = "b" * 32
 START = datetime(2026, 9, 1, tzinfo=UTC)

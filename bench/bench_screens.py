@@ -39,8 +39,8 @@ from common import (
     table,
     wait_for,
 )
-from services.runtime.embedded.process import free_port
-from services.runtime.embedded.stack import EmbeddedStack, StackPlan
+from services.stack.embedded.process import free_port
+from services.stack.embedded.stack import EmbeddedStack, StackPlan
 from sse import Screen
 
 LINES = 200

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.runtime.embedded.stack import Endpoints
+from services.stack.embedded.stack import Endpoints
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results.json"
@@ -96,7 +96,7 @@ def server_versions(stack: Endpoints) -> dict[str, str]:
     except Exception:  # an external Kafka, or no wheel: say so rather than fail the run
         versions["kafka"] = "unknown"
     try:
-        from services.runtime.embedded.postgres import _bin_dir
+        from services.stack.embedded.postgres import _bin_dir
 
         versions["postgresql"] = _first_line([str(_bin_dir() / "postgres"), "--version"], r".+")
     except Exception:

@@ -27,7 +27,7 @@ from services.runtime.errors import (
 )
 
 COMMAND_MODULES = (
-    "services.runtime.up",
+    "services.stack.up",
     "services.runtime.mqtt_command",
     "services.gateway.command",
     "services.gateway.dead_letters",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from services.runtime.embedded.stack import EmbeddedStack, Endpoints, StackPlan
+from services.stack.embedded.stack import EmbeddedStack, Endpoints, StackPlan
 
 
 @pytest.fixture(scope="session")

@@ -43,11 +43,11 @@ from services.api import token_store
 from services.api.tokens import Role, TokenError, new_token, parse_token
 from services.cli import program
 from services.runtime.database import open_database
-from services.runtime.embedded.postgres import DATABASE, SUPERUSER
-from services.runtime.embedded.stack import POSTGRES_PORT_FILE
 from services.runtime.errors import ConfigurationError, MigrationError
 from services.runtime.redact import masked_url
 from services.runtime.settings import CommonSettings
+from services.stack.embedded.postgres import DATABASE, SUPERUSER
+from services.stack.embedded.stack import POSTGRES_PORT_FILE
 
 log = logging.getLogger(f"floorstream.{__name__}")
 

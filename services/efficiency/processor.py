@@ -59,9 +59,7 @@ from services.efficiency.core.timeline import stale_ms
 from services.efficiency.store import LineKey, StationKey
 from services.runtime import batch_input
 from services.runtime.consumer import Handler, Records
-from services.runtime.consumer_metrics import (
-    BatchResult,
-)
+from services.runtime.handler import BatchResult
 
 log = logging.getLogger(f"floorstream.{__name__}")
 

@@ -71,9 +71,7 @@ from services.floor.fold import (
 from services.runtime import batch_input
 from services.runtime.board_push import notify_changed
 from services.runtime.consumer import Handler, Records
-from services.runtime.consumer_metrics import (
-    BatchResult,
-)
+from services.runtime.handler import BatchResult
 
 log = logging.getLogger(f"floorstream.{__name__}")
 

@@ -26,8 +26,8 @@ from services.runtime.consumer_metrics import (
     LATE_AFTER,
     NOT_AN_EVENT,
     PAST_RETENTION,
-    BatchResult,
 )
+from services.runtime.handler import BatchResult
 
 log = logging.getLogger(f"floorstream.{__name__}")
 

@@ -58,7 +58,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -69,21 +69,14 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from asyncpg import Pool
 
-from services.runtime.consumer_metrics import (
-    BatchResult,
-    GroupMetrics,
-    ProcessorMetrics,
-)
+from services.runtime.consumer_metrics import GroupMetrics, ProcessorMetrics
+from services.runtime.handler import BatchResult, Handler, Records
 from services.runtime.outage import Outage
 from services.runtime.poison import PoisonStore, isolate, log_poison
 
 log = logging.getLogger(f"floorstream.{__name__}")
 
-Records = Sequence[ConsumerRecord[bytes, bytes]]
-Handler = Callable[[Any, Records], Awaitable[BatchResult | None]]
-"""Applies a batch inside the open transaction (an asyncpg connection is passed); returns
-what it did with the events, for the metrics (None: nothing to count)."""
-
+__all__ = ["BatchResult", "Handler", "Records", "TransactionalConsumer", "consume"]
 
 _UNAVAILABLE = (
     OSError,

@@ -8,12 +8,13 @@ are told apart.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from services.runtime.handler import BatchResult
 
 LATE_AFTER: Final = timedelta(hours=1)
 """An event applied more than this after its ``ts`` counts as late."""
@@ -25,36 +26,6 @@ FROM_THE_FUTURE: Final = "from_the_future"
 (the gateway dead-letters those; another producer, or an older gateway, may not have)."""
 POISON: Final = "poison"
 """A record the handler failed on alone, set aside by the consumer loop (`runtime.poison`)."""
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """What a handler did with one batch (counts of events, for the metrics only)."""
-
-    applied: int = 0
-    """Events stored and applied now."""
-    duplicates: int = 0
-    """Events dropped because their ``event_id`` on the line was applied already."""
-    late: int = 0
-    """Applied events whose ``ts`` was more than `LATE_AFTER` before the processor's clock."""
-    skipped: dict[str, int] = field(default_factory=dict)
-    """Records skipped, by reason (`NOT_AN_EVENT`, `PAST_RETENTION`, `FROM_THE_FUTURE`,
-    `POISON`)."""
-
-
-def merged(results: Iterable[BatchResult | None]) -> BatchResult:
-    """The sum of the results of a batch's parts (None counts nothing)."""
-    applied = duplicates = late = 0
-    skipped: dict[str, int] = {}
-    for result in results:
-        if result is None:
-            continue
-        applied += result.applied
-        duplicates += result.duplicates
-        late += result.late
-        for reason, count in result.skipped.items():
-            skipped[reason] = skipped.get(reason, 0) + count
-    return BatchResult(applied=applied, duplicates=duplicates, late=late, skipped=skipped)
 
 
 @dataclass(frozen=True)

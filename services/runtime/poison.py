@@ -31,8 +31,9 @@ from typing import Any, Final, TypeAlias
 
 from aiokafka.structs import ConsumerRecord
 
-from services.runtime.consumer_metrics import POISON, BatchResult, merged
+from services.runtime.consumer_metrics import POISON
 from services.runtime.errors import RuntimeFailure
+from services.runtime.handler import BatchResult, merged
 
 log = logging.getLogger(f"floorstream.{__name__}")
 

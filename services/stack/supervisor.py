@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from services.runtime.embedded.process import ChildProcess
+from services.stack.embedded.process import ChildProcess
 
 log = logging.getLogger(f"floorstream.{__name__}")
 

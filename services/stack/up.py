@@ -49,9 +49,6 @@ from services.api.token_command import (
     register_board_token,
 )
 from services.cli import program
-from services.runtime.embedded.kafka import EmbeddedKafka
-from services.runtime.embedded.process import free_port
-from services.runtime.embedded.stack import EmbeddedStack, Endpoints, StackPlan
 from services.runtime.errors import ServerStartError
 from services.runtime.logs import configure_logging
 from services.runtime.mqtt_credentials import LocalLogins, local_logins
@@ -59,7 +56,10 @@ from services.runtime.mqtt_url import with_login
 from services.runtime.options import add_log_format, settings_with
 from services.runtime.redact import masked_url
 from services.runtime.settings import UpSettings
-from services.runtime.supervisor import ServiceSpec, Supervisor
+from services.stack.embedded.kafka import EmbeddedKafka
+from services.stack.embedded.process import free_port
+from services.stack.embedded.stack import EmbeddedStack, Endpoints, StackPlan
+from services.stack.supervisor import ServiceSpec, Supervisor
 
 log = logging.getLogger(f"floorstream.{__name__}")
 

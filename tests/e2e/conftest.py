@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from services.runtime.embedded.process import free_port
-from services.runtime.embedded.stack import Endpoints
+from services.stack.embedded.process import free_port
+from services.stack.embedded.stack import Endpoints
 from tests.support.board import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, Api
 from tests.support.database import fresh_database
 

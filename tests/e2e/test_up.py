@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from schemas import DLQ_TOPIC, EVENTS_TOPIC
-from services.runtime.embedded.stack import Endpoints
 from services.runtime.redact import masked_url
+from services.stack.embedded.stack import Endpoints
 from tests.support.kafka import collect
 from tests.support.processes import alive, command_line, descendants, wait_until
 from tests.support.up import RunningUp, endpoint, get_json, start_up

@@ -12,7 +12,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.runtime.embedded.process import free_port
+from services.stack.embedded.process import free_port
 from tests.support.processes import command_line, descendants, wait_until
 
 READY_WITHIN_S = 30

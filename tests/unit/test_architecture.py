@@ -72,10 +72,10 @@ def violations(sources: Mapping[str, tuple[str, bool]], rules: Mapping[str, Rule
             if own is None:
                 found.append(f"{module} imports {target} but has no row in the table")
                 continue
-            theirs = rule_of(target, rules)
-            name = theirs.package if theirs is not None else target
             allowed = {own.package, *own.may_import}
-            if not any(name == p or name.startswith(f"{p}.") for p in allowed):
+            if not any(target == p or target.startswith(f"{p}.") for p in allowed):
+                theirs = rule_of(target, rules)
+                name = theirs.package if theirs is not None else target
                 found.append(f"{module} imports {target}: {own.package} may not import {name}")
     return found
 

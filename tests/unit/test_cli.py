@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.cli import build_parser, main
-from services.runtime.embedded.process import free_port
+from services.stack.embedded.process import free_port
 
 CONTRACT_COMMANDS = ["up", "gateway", "processor", "api", "simulate"]
 

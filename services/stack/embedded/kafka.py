@@ -17,9 +17,9 @@ import signal
 import subprocess
 from pathlib import Path
 
-from services.runtime.embedded.process import ChildProcess, port_open
 from services.runtime.errors import ServerStartError
 from services.runtime.kafka_topics import TOPIC_PARTITIONS
+from services.stack.embedded.process import ChildProcess, port_open
 
 log = logging.getLogger(f"floorstream.{__name__}")
 

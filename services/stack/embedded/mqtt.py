@@ -23,9 +23,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from services.runtime.embedded.process import ChildProcess, port_open
 from services.runtime.errors import ConfigurationError
 from services.runtime.mqtt_auth import AuthFiles
+from services.stack.embedded.process import ChildProcess, port_open
 
 log = logging.getLogger(f"floorstream.{__name__}")
 

@@ -17,8 +17,8 @@ import stat
 import subprocess
 from pathlib import Path
 
-from services.runtime.embedded.process import ChildProcess
 from services.runtime.errors import ServerStartError
+from services.stack.embedded.process import ChildProcess
 
 log = logging.getLogger(f"floorstream.{__name__}")
 

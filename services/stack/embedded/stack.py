@@ -15,12 +15,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from services.runtime.embedded.kafka import EmbeddedKafka
-from services.runtime.embedded.mqtt import EmbeddedMqtt, MqttFlavour
-from services.runtime.embedded.postgres import EmbeddedPostgres
-from services.runtime.embedded.process import free_port, port_open
 from services.runtime.errors import ServerStartError
 from services.runtime.mqtt_auth import AuthFiles
+from services.stack.embedded.kafka import EmbeddedKafka
+from services.stack.embedded.mqtt import EmbeddedMqtt, MqttFlavour
+from services.stack.embedded.postgres import EmbeddedPostgres
+from services.stack.embedded.process import free_port, port_open
 
 log = logging.getLogger(f"floorstream.{__name__}")
 

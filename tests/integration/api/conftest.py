@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from services.runtime.database import migrate
-from services.runtime.embedded.stack import Endpoints
+from services.stack.embedded.stack import Endpoints
 from tests.integration.api.support import NOW, serve
 from tests.support.database import fresh_database
 

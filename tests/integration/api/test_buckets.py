@@ -36,7 +36,7 @@ from services.efficiency.core import (
 )
 from services.efficiency.store import BUCKET_COLUMNS
 from services.runtime.database import migrate
-from services.runtime.embedded.stack import Endpoints
+from services.stack.embedded.stack import Endpoints
 from tests.integration.api.support import a_factory
 
 pytestmark = pytest.mark.integration

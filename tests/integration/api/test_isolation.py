@@ -35,7 +35,7 @@ from services.api import (
 )
 from services.api.scope import OutOfScope, Scope
 from services.api.tokens import Role
-from services.runtime.embedded.stack import Endpoints
+from services.stack.embedded.stack import Endpoints
 from tests.integration.api.support import AUTH, NOW, a_factory
 from tests.integration.api.tokens_support import (
     RANGE,

@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from services.runtime.embedded.stack import Endpoints
+from services.stack.embedded.stack import Endpoints
 from tests.integration.api.support import AUTH
 
 pytestmark = pytest.mark.integration

@@ -32,8 +32,8 @@ from schemathesis.checks import (
 
 from services.api.app import create_app
 from services.runtime.database import migrate
-from services.runtime.embedded.stack import Endpoints
 from services.runtime.settings import ApiSettings
+from services.stack.embedded.stack import Endpoints
 from tests.integration.api.support import AUTH, NOW, TOKEN, store_station
 from tests.support.database import fresh_database
 from tests.unit.efficiency.builders import at, contract_shift

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from services.api.app import create_app
-from services.runtime.embedded.stack import Endpoints
 from services.runtime.settings import ApiSettings
+from services.stack.embedded.stack import Endpoints
 from tests.integration.api.support import AUTH, TOKEN, a_factory, put_line
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from services.floor.processor import retaining
-from services.runtime.embedded.stack import Endpoints
+from services.stack.embedded.stack import Endpoints
 from tests.integration.api.support import AUTH
 from tests.integration.floor.test_processor import (
     NOW,

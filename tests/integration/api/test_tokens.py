@@ -19,7 +19,7 @@ from services.api import token_store
 from services.api.token_command import kept_board_token, register_board_token
 from services.api.tokens import Role, new_token
 from services.cli import main
-from services.runtime.embedded.stack import Endpoints
+from services.stack.embedded.stack import Endpoints
 from tests.integration.api.support import AUTH, TOKEN, a_factory
 from tests.integration.api.tokens_support import (
     RANGE,

@@ -20,7 +20,7 @@ import pytest
 from schemas import Event, ProductionEvent
 from services.efficiency import processor
 from services.runtime.database import open_database
-from services.runtime.embedded.stack import Endpoints
+from services.stack.embedded.stack import Endpoints
 from tests.support.buckets import (
     hours_disagreeing,
     reference_buckets,

@@ -21,7 +21,7 @@ import asyncpg
 import pytest
 
 from schemas import Event, ProductionEvent
-from services.runtime.embedded.stack import Endpoints
+from services.stack.embedded.stack import Endpoints
 from tests.support.buckets import (
     START,
     hours_disagreeing,

@@ -14,9 +14,9 @@ from schemas import Event, validate_message
 from services.efficiency import command
 from services.floor import processor as floor
 from services.runtime.consumer import Handler, Records
-from services.runtime.embedded.stack import Endpoints
 from services.runtime.poison import RUN_LIMIT, EveryRecordFails
 from services.runtime.settings import ProcessorSettings
+from services.stack.embedded.stack import Endpoints
 from tests.support.database import fresh_database
 from tests.support.kafka import publish_to_events_topic
 

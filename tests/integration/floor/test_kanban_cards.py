@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from services.runtime.database import migrate
-from services.runtime.embedded.stack import Endpoints
+from services.stack.embedded.stack import Endpoints
 from tests.integration.floor.test_processor import Floor, _apply, _at, _factory
 
 pytestmark = pytest.mark.integration

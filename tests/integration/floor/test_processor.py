@@ -28,8 +28,8 @@ from aiokafka.structs import ConsumerRecord
 from schemas import Event, validate_message
 from services.floor.processor import retaining
 from services.runtime.database import migrate
-from services.runtime.embedded.stack import Endpoints
 from services.simulator.model import SimulationConfig, simulate
+from services.stack.embedded.stack import Endpoints
 from tests.support.kafka import publish_to_new_topic
 
 pytestmark = pytest.mark.integration

@@ -16,9 +16,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas import DLQ_TOPIC, DeadLetter, InvalidMessage, validate_message
-from services.runtime.embedded.process import free_port
-from services.runtime.embedded.stack import Endpoints
 from services.runtime.kafka_topics import ensure_topics
+from services.stack.embedded.process import free_port
+from services.stack.embedded.stack import Endpoints
 
 pytestmark = pytest.mark.integration
 

@@ -14,11 +14,11 @@ from prometheus_client import CollectorRegistry
 
 from schemas import DLQ_TOPIC, EVENTS_TOPIC
 from services.gateway.command import serve
-from services.runtime.embedded.kafka import EmbeddedKafka
-from services.runtime.embedded.mqtt import EmbeddedMqtt
-from services.runtime.embedded.process import free_port
-from services.runtime.embedded.stack import Endpoints
 from services.runtime.settings import GatewaySettings
+from services.stack.embedded.kafka import EmbeddedKafka
+from services.stack.embedded.mqtt import EmbeddedMqtt
+from services.stack.embedded.process import free_port
+from services.stack.embedded.stack import Endpoints
 from tests.support.kafka import collect, event_ids, wait_for
 from tests.support.mqtt import Publisher, forget_session, machine_event
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from schemas import EVENTS_TOPIC
-from services.runtime.embedded.stack import Endpoints
+from services.stack.embedded.stack import Endpoints
 from tests.support.kafka import collect, event_ids, wait_for
 from tests.support.mqtt import Publisher, forget_session, machine_event
 

@@ -19,9 +19,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from services.runtime.embedded.kafka import EmbeddedKafka
-from services.runtime.embedded.process import free_port
-from services.runtime.embedded.stack import Endpoints
+from services.stack.embedded.kafka import EmbeddedKafka
+from services.stack.embedded.process import free_port
+from services.stack.embedded.stack import Endpoints
 from tests.support.kafka import topic_holding
 
 pytestmark = pytest.mark.integration

@@ -22,7 +22,7 @@ from services.efficiency import processor as efficiency
 from services.efficiency import store as efficiency_store
 from services.floor import processor as floor
 from services.runtime.database import migrate
-from services.runtime.embedded.stack import Endpoints
+from services.stack.embedded.stack import Endpoints
 from tests.support.buckets import hours_disagreeing
 from tests.support.database import fresh_database
 

@@ -30,9 +30,10 @@ from schemas import Event, validate_message
 from services.efficiency import processor as efficiency
 from services.floor import processor as floor
 from services.runtime.consumer import Handler
-from services.runtime.consumer_metrics import FROM_THE_FUTURE, BatchResult
+from services.runtime.consumer_metrics import FROM_THE_FUTURE
 from services.runtime.database import migrate
-from services.runtime.embedded.stack import Endpoints
+from services.runtime.handler import BatchResult
+from services.stack.embedded.stack import Endpoints
 
 pytestmark = pytest.mark.integration
 

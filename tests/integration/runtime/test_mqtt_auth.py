@@ -20,9 +20,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from services.runtime.embedded.mqtt import EmbeddedMqtt, MqttFlavour
-from services.runtime.embedded.process import ChildProcess, free_port, port_open
 from services.runtime.mqtt_credentials import CredentialStore, gateway_secrets
+from services.stack.embedded.mqtt import EmbeddedMqtt, MqttFlavour
+from services.stack.embedded.process import ChildProcess, free_port, port_open
 
 pytestmark = [
     pytest.mark.integration,

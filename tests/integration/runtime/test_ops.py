@@ -15,9 +15,9 @@ import pytest
 
 from schemas import Event, validate_message
 from services.efficiency import command
-from services.runtime.embedded.process import free_port
-from services.runtime.embedded.stack import Endpoints
 from services.runtime.settings import ProcessorSettings
+from services.stack.embedded.process import free_port
+from services.stack.embedded.stack import Endpoints
 from tests.support.database import fresh_database
 from tests.support.kafka import publish_to_events_topic
 

@@ -13,10 +13,10 @@ import pytest
 from asyncpg import Pool
 
 from services.runtime.consumer import Handler, Records, consume
-from services.runtime.consumer_metrics import BatchResult
 from services.runtime.database import open_database
-from services.runtime.embedded.stack import Endpoints
+from services.runtime.handler import BatchResult
 from services.runtime.poison import RUN_LIMIT, EveryRecordFails
+from services.stack.embedded.stack import Endpoints
 from tests.support.kafka import topic_holding
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,8 @@ import pytest
 from asyncpg import Pool
 
 from services.runtime.database import open_database
-from services.runtime.embedded.stack import Endpoints
 from services.runtime.retention import keep_purging, purge
+from services.stack.embedded.stack import Endpoints
 from tests.support.database import fresh_database
 
 pytestmark = pytest.mark.integration

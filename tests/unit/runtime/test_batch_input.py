@@ -12,7 +12,7 @@ from aiokafka.structs import ConsumerRecord
 from schemas import validate_message
 from services.runtime.batch_input import read_events, retaining
 from services.runtime.consumer import Records
-from services.runtime.consumer_metrics import BatchResult
+from services.runtime.handler import BatchResult
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from services.runtime.consumer_metrics import (
-    NOT_AN_EVENT,
-    PAST_RETENTION,
-    BatchResult,
-    ProcessorMetrics,
-)
+from services.runtime.consumer_metrics import NOT_AN_EVENT, PAST_RETENTION, ProcessorMetrics
+from services.runtime.handler import BatchResult
 
 
 def test_a_batch_updates_its_groups_series_only() -> None:

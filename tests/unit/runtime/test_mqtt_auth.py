@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from services.cli import build_parser, main
-from services.runtime.embedded.mqtt import EmbeddedMqtt, MqttFlavour, mosquitto_config
 from services.runtime.errors import ConfigurationError
 from services.runtime.mqtt_auth import (
     Account,
@@ -31,6 +30,7 @@ from services.runtime.mqtt_credentials import (
     local_logins,
 )
 from services.runtime.mqtt_url import parse_mqtt_url, with_login
+from services.stack.embedded.mqtt import EmbeddedMqtt, MqttFlavour, mosquitto_config
 
 # --- the hash -------------------------------------------------------------------------------
 
@@ -324,7 +324,7 @@ def test_the_store_is_json_with_hashes(tmp_path: Path) -> None:
 
 
 def test_up_gives_the_gateway_and_the_simulator_their_own_logins(tmp_path: Path) -> None:
-    from services.runtime.up import _mqtt_logins, _simulated_factories
+    from services.stack.up import _mqtt_logins, _simulated_factories
 
     assert _mqtt_logins("mqtt://127.0.0.1:1883", None) == ({}, {})  # no credentials: as before
     CredentialStore.in_data_dir(tmp_path).issue_factory("north")
@@ -343,7 +343,7 @@ def test_up_gives_the_gateway_and_the_simulator_their_own_logins(tmp_path: Path)
 
 
 def test_a_stack_with_credentials_refuses_amqtt_before_starting_anything(tmp_path: Path) -> None:
-    from services.runtime.embedded.stack import EmbeddedStack, StackPlan
+    from services.stack.embedded.stack import EmbeddedStack, StackPlan
 
     store = CredentialStore.in_data_dir(tmp_path)
     store.issue_factory("a")
@@ -357,7 +357,7 @@ def test_a_stack_with_credentials_refuses_amqtt_before_starting_anything(tmp_pat
 def test_a_service_spec_sets_variables_for_that_service_alone() -> None:
     import sys
 
-    from services.runtime.supervisor import ServiceSpec, Supervisor
+    from services.stack.supervisor import ServiceSpec, Supervisor
 
     code = "import os, sys; sys.exit(0 if os.environ['X'] == sys.argv[1] else 1)"
     specs = [

@@ -9,7 +9,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 
 from services.runtime.consumer import retryable
-from services.runtime.consumer_metrics import BatchResult, merged
+from services.runtime.handler import BatchResult, merged
 from services.runtime.poison import (
     RUN_LIMIT,
     EveryRecordFails,

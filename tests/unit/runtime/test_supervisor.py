@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from services.runtime import supervisor as supervision
-from services.runtime.supervisor import ServiceSpec, Supervisor, next_delay
+from services.stack import supervisor as supervision
+from services.stack.supervisor import ServiceSpec, Supervisor, next_delay
 
 
 @pytest.mark.parametrize(
