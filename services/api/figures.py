@@ -34,8 +34,8 @@ from datetime import UTC, datetime, timedelta
 from asyncpg import Pool
 
 from schemas.line_settings import LineSettings
-from services.api import buckets
 from services.api.scope import Scope
+from services.efficiency import read as buckets
 from services.efficiency import store as efficiency_store
 from services.efficiency.core import (
     Efficiency,

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from schemas.line_settings import LineSettings
-from services.api import buckets
 from services.api.scope import ALL_FACTORIES
+from services.efficiency import read as buckets
 from services.efficiency import rollup
 from services.efficiency.core import (
     Interval,

@@ -26,7 +26,6 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from schemas.line_settings import LineSettings
 from services.api import (
-    buckets,
     figures,
     floor_store,
     intervals,
@@ -35,6 +34,7 @@ from services.api import (
 )
 from services.api.scope import OutOfScope, Scope
 from services.api.tokens import Role
+from services.efficiency import read as efficiency_read
 from services.stack.embedded.stack import Endpoints
 from tests.integration.api.support import AUTH, NOW, a_factory
 from tests.integration.api.tokens_support import (
@@ -200,7 +200,9 @@ async def test_a_token_of_several_factories_sees_each_of_them(
 
 # --- The data layer on its own ----------------------------------------------------------------
 
-DATA_MODULES: list[ModuleType] = [store, floor_store, kanban_store, intervals, figures, buckets]
+DATA_MODULES: list[ModuleType] = [
+    store, floor_store, kanban_store, intervals, figures, efficiency_read
+]  # fmt: skip
 
 
 def data_functions() -> list[tuple[str, Callable[..., Any]]]:

@@ -1,4 +1,5 @@
-"""The efficiency reads of the API: each line's station, and its stored buckets summed.
+"""The efficiency reads of the API, beside the efficiency store: each line's station, and its
+stored buckets summed.
 
 Keyword-only functions over the asyncpg pool, one statement each, for any number of lines of
 one factory at once (the factory call reads all its lines in the same two statements as a
@@ -12,16 +13,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, Protocol
 
 from asyncpg import Pool
 
-from services.api.scope import Scope
 from services.efficiency.core import Interval, MinuteBucket
 from services.efficiency.rollup import split
 from services.efficiency.store import BUCKET_COLUMNS
 
-__all__ = ["Chosen", "SumTarget", "choose_stations", "sum_buckets"]
+__all__ = ["Chosen", "Scope", "SumTarget", "choose_stations", "sum_buckets"]
+
+
+class Scope(Protocol):
+    """The factories a read is for (the API's token scope): `require` raises for another."""
+
+    def require(self, factory: str) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
