@@ -2,14 +2,16 @@
 
 The figures come from the buckets the processor keeps: one SQL aggregate sums the bucket
 columns over the scheduled time, whole UTC hours from the hourly rollups and the minutes at
-their edges (`buckets.sum_buckets`), and the OEE core turns the sum into the answer
+their edges (`services.efficiency.read.sum_buckets`), and the OEE core turns the sum into the answer
 (`efficiency_from_totals`). No loop over the minutes of the range. Many lines (the factory
-call) are read together: one statement chooses their stations, one sums their buckets.
+call) are read together: one statement chooses their stations, one sums their buckets. Every
+read of one answer is in one read-only repeatable-read transaction, so that the stations, the
+live tails and the sums see the same commit of the processor.
 
 **Which station.** A line's figures are those of one station (docs/design.md): its
 ``constraint_station`` where set; else the only station it has; else the station that made
 the most parts in the range (ties: the first by name); chosen in SQL
-(`buckets.choose_stations`).
+(`read.choose_stations`).
 
 **The live tail.** A station still in a state now counts that state up to now, unless it
 has been silent for longer than the line's ``stale_after_s``: from then on its time is
@@ -31,12 +33,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 
-from asyncpg import Pool
+from asyncpg import Connection, Pool
 
 from schemas.line_settings import LineSettings
 from services.api.scope import Scope
-from services.efficiency import read as buckets
-from services.efficiency import store as efficiency_store
+from services.efficiency import read
 from services.efficiency.core import (
     Efficiency,
     Granularity,
@@ -165,22 +166,30 @@ async def lines_figures(
     buckets, and those of the live tails."""
     scope.require(factory)
     start, end, now = start.astimezone(UTC), end.astimezone(UTC), now.astimezone(UTC)
-    chosen = await buckets.choose_stations(
-        pool,
-        scope=scope,
-        factory=factory,
-        lines=[(asked.line, asked.settings.constraint_station) for asked in lines],
-        start=start,
-        end=end,
-    )
-    plans = [
-        _Plan.of(asked, station, start, end, granularity)
-        for asked, station in zip(lines, chosen, strict=True)
-    ]
-    for plan in plans:
-        plan.tail = await _live_tail(pool, scope=scope, factory=factory, plan=plan, now=now)
-    targets = [plan.target(end) for plan in plans if plan.chosen.station is not None]
-    sums = iter(await buckets.sum_buckets(pool, scope=scope, factory=factory, targets=targets))
+    async with (
+        pool.acquire() as connection,
+        connection.transaction(isolation="repeatable_read", readonly=True),
+    ):  # one snapshot: the stations, tails and sums as one commit of the processor left them
+        chosen = await read.choose_stations(
+            connection,
+            scope=scope,
+            factory=factory,
+            lines=[(asked.line, asked.settings.constraint_station) for asked in lines],
+            start=start,
+            end=end,
+        )
+        plans = [
+            _Plan.of(asked, station, start, end, granularity)
+            for asked, station in zip(lines, chosen, strict=True)
+        ]
+        for plan in plans:
+            plan.tail = await _live_tail(
+                connection, scope=scope, factory=factory, plan=plan, now=now
+            )
+        targets = [plan.target(end) for plan in plans if plan.chosen.station is not None]
+        sums = iter(
+            await read.sum_buckets(connection, scope=scope, factory=factory, targets=targets)
+        )
     return [plan.figures([] if plan.chosen.station is None else next(sums)) for plan in plans]
 
 
@@ -190,7 +199,7 @@ class _Plan:
     live tail; `figures` turns its summed buckets into the answer."""
 
     asked: LineAsked
-    chosen: buckets.Chosen
+    chosen: read.Chosen
     start: datetime
     end: datetime
     scheduled: list[Interval]
@@ -201,7 +210,7 @@ class _Plan:
     def of(
         cls,
         asked: LineAsked,
-        chosen: buckets.Chosen,
+        chosen: read.Chosen,
         start: datetime,
         end: datetime,
         granularity: Granularity | None,
@@ -211,11 +220,11 @@ class _Plan:
         chosen_periods = [] if granularity is None else periods(settings, start, end, granularity)
         return cls(asked, chosen, start, end, scheduled, chosen_periods, [])
 
-    def target(self, end: datetime) -> buckets.SumTarget:
+    def target(self, end: datetime) -> read.SumTarget:
         assert self.chosen.station is not None  # noqa: S101 - callers check
         groups: list[Sequence[Interval]] = [self.scheduled, *(p.scheduled for p in self.periods)]
         before = self.tail[0][0] if self.tail else end
-        return buckets.SumTarget(self.asked.line, self.chosen.station, groups, before)
+        return read.SumTarget(self.asked.line, self.chosen.station, groups, before)
 
     def figures(self, sums: Sequence[MinuteBucket]) -> LineFigures:
         ideal = self.asked.settings.ideal_cycle_time_s
@@ -244,7 +253,7 @@ class _Plan:
 
 
 async def _live_tail(
-    pool: Pool, *, scope: Scope, factory: str, plan: _Plan, now: datetime
+    connection: Connection, *, scope: Scope, factory: str, plan: _Plan, now: datetime
 ) -> list[tuple[datetime, MinuteBucket]]:
     """The station's buckets from its last machine change's minute to ``min(end, now)``,
     folded with ``open_until=now``, in minute order; ``[]`` where there is no tail.
@@ -263,11 +272,23 @@ async def _live_tail(
         window_end += _MINUTE
     threshold = plan.asked.settings.small_stop_threshold_s
     since, _ = context_bounds(window_start, window_end, small_stop_threshold_s=threshold)
-    changes, production, orders = await efficiency_store.fold_inputs(
-        pool, factory=factory, line=plan.asked.line, station=station, since=since, until=now
+    changes, production, orders = await read.fold_inputs(
+        connection,
+        scope=scope,
+        factory=factory,
+        line=plan.asked.line,
+        station=station,
+        since=since,
+        until=now,
     )
-    silent, heard = await efficiency_store.heard_silences(
-        pool, factory=factory, line=plan.asked.line, station=station, since=since, until=now
+    silent, heard = await read.heard_silences(
+        connection,
+        scope=scope,
+        factory=factory,
+        line=plan.asked.line,
+        station=station,
+        since=since,
+        until=now,
     )
     if heard is not None:  # silent since stale_after_s after it, up to now
         silent += silent_intervals(

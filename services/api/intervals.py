@@ -11,9 +11,10 @@ up to that far around the range are read). Intervals are clipped to ``[start, en
 state in force at ``start`` counts from ``start``. An event that repeats the state and reason
 in force (a heartbeat) continues its interval, so it is neither a new stop nor a new interval.
 
-**The reads.** Three statements in one read-only snapshot: the changes (with the one before
-and after each station's context), the silences, and each station's last event. Cost grows
-with the machine events and silences in the range, not with its length or its production.
+**The reads.** `services.efficiency.read.timeline_inputs`, in one read-only snapshot: the
+changes (with the one before and after each station's context), the silences, and each
+station's last event. Cost grows with the machine events and silences in the range, not with
+its length or its production.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from asyncpg import Pool
 
 from schemas.types import MachineState
 from services.api.scope import Scope
+from services.efficiency import read as efficiency_read
 from services.efficiency.core import Interval
 from services.efficiency.core.timeline import (
     normalise_changes,
@@ -36,7 +38,6 @@ from services.efficiency.core.timeline import (
     timeline,
 )
 from services.efficiency.core.types import DOWNTIME_STATES, from_ms, to_ms
-from services.efficiency.store import Change as StoredChange
 
 __all__ = [
     "STOP_STATES",
@@ -55,50 +56,6 @@ __all__ = [
 STOP_STATES: Final = frozenset(DOWNTIME_STATES)
 """The states of a stop: not running, not a planned stop (down, setup, idle, starved,
 blocked, offline)."""
-
-# $1 factory, $2 line, $3 since, $4 until. The stations come from a loose index scan, and
-# each one's change before $3 and after $4 from an index probe each.
-_CHANGES: Final = """
-WITH RECURSIVE stations(station) AS (
-    SELECT min(station) FROM station_event WHERE factory = $1 AND line = $2
-    UNION ALL
-    SELECT (SELECT min(e.station) FROM station_event AS e
-            WHERE e.factory = $1 AND e.line = $2 AND e.station > s.station)
-    FROM stations AS s WHERE s.station IS NOT NULL
-), anchors(station, ts) AS (
-    SELECT s.station, (SELECT max(e.ts) FROM station_event AS e
-        WHERE e.factory = $1 AND e.line = $2 AND e.station = s.station
-          AND e.kind = 'machine' AND e.ts < $3)
-    FROM stations AS s WHERE s.station IS NOT NULL
-    UNION ALL
-    SELECT s.station, (SELECT min(e.ts) FROM station_event AS e
-        WHERE e.factory = $1 AND e.line = $2 AND e.station = s.station
-          AND e.kind = 'machine' AND e.ts > $4)
-    FROM stations AS s WHERE s.station IS NOT NULL
-)
-SELECT station, ts, state, reason, event_id FROM station_event
-WHERE factory = $1 AND line = $2 AND kind = 'machine' AND ts >= $3 AND ts <= $4
-UNION ALL
-SELECT e.station, e.ts, e.state, e.reason, e.event_id
-FROM anchors AS a JOIN station_event AS e
-  ON e.factory = $1 AND e.line = $2 AND e.station = a.station
- AND e.kind = 'machine' AND e.ts = a.ts
-"""
-
-_SILENCES: Final = """
-SELECT station, start, "end" FROM station_silence
-WHERE factory = $1 AND line = $2 AND start < $4 AND "end" > $3
-"""
-
-# Each station's last event of any kind up to $3: one index probe per station and kind.
-_LAST_HEARD: Final = """
-SELECT s.station, (SELECT max(h.ts) FROM unnest(
-        ARRAY['machine', 'production', 'people', 'material', 'order']) AS k(kind)
-    CROSS JOIN LATERAL (SELECT max(e.ts) AS ts FROM station_event AS e
-        WHERE e.factory = $1 AND e.line = $2 AND e.station = s.station
-          AND e.kind = k.kind AND e.ts <= $3) AS h) AS heard
-FROM unnest($4::text[]) AS s(station)
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,24 +106,15 @@ async def line_spans(
         pool.acquire() as connection,
         connection.transaction(isolation="repeatable_read", readonly=True),
     ):
-        changes = await connection.fetch(_CHANGES, factory, line, since, until)
-        by_station: dict[str, list[StoredChange]] = defaultdict(list)
-        for r in changes:
-            by_station[r["station"]].append(
-                StoredChange(r["event_id"], r["ts"], MachineState(r["state"]), r["reason"])
-            )
-        silent: dict[str, list[Interval]] = defaultdict(list)
-        for r in await connection.fetch(_SILENCES, factory, line, since, until):
-            silent[r["station"]].append((r["start"], r["end"]))
-        heard = {
-            r["station"]: r["heard"]
-            for r in await connection.fetch(_LAST_HEARD, factory, line, upto, list(by_station))
-        }
+        read = await efficiency_read.timeline_inputs(
+            connection, scope=scope, factory=factory, line=line, since=since, until=until, upto=upto
+        )
+    by_station, silent, heard = read.changes, read.silences, read.heard
     low, high, open_until = to_ms(start), to_ms(end), to_ms(upto)
     stale = stale_ms(stale_after_s)
     spans: list[StateSpan] = []
     for station in sorted(by_station):
-        quiet = [(to_ms(a), to_ms(b)) for a, b in silent[station]]
+        quiet = [(to_ms(a), to_ms(b)) for a, b in silent.get(station, [])]
         last = heard.get(station)
         if last is not None and to_ms(last) + stale < open_until:
             quiet.append((to_ms(last) + stale, open_until))  # silent since, up to now

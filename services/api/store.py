@@ -1,7 +1,7 @@
 """Data access of the API: keyword-only functions over the asyncpg pool, one statement each
 (but `upsert_line_settings`: one transaction of four).
 
-The efficiency reads are in `services.api.buckets`.
+The efficiency reads are in `services.efficiency.read`.
 
 ``line.settings`` is ``{}`` for a line known only from its events; such a line has no
 settings yet, which these functions answer as ``None``.

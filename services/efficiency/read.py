@@ -1,11 +1,15 @@
-"""The efficiency reads of the API, beside the efficiency store: each line's station, and its
-stored buckets summed.
+"""The efficiency processor's tables as the API reads them: its read side, beside its store.
 
-Keyword-only functions over the asyncpg pool, one statement each, for any number of lines of
-one factory at once (the factory call reads all its lines in the same two statements as a
-line's call reads one). Sums read whole UTC hours from ``hour_bucket`` and only the minutes
-at the edges from ``minute_bucket`` (`services.efficiency.rollup`), in the same
-statement, so they see one snapshot of the two tables that the processor keeps in step.
+The processor writes ``station_event``, ``station_silence``, ``minute_bucket`` and
+``hour_bucket`` (`store`); the API reads them only through this module. Keyword-only functions
+over a connection, a few statements each whatever the number of lines: each line's station and
+its stored buckets summed (whole UTC hours from ``hour_bucket``, the minutes at their edges
+from ``minute_bucket``, in one statement: `rollup`), what a live tail folds again, and what a
+timeline is drawn from. The caller opens the snapshot: one read-only repeatable-read
+transaction around all the reads of one answer, so that they see the tables as one commit of
+the processor left them.
+
+A function that takes a ``scope`` refuses a factory outside it before any statement.
 """
 
 from __future__ import annotations
@@ -15,13 +19,31 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol
 
-from asyncpg import Pool
+from asyncpg import Connection
 
+from schemas.types import MachineState, OrderAction
 from services.efficiency.core import Interval, MinuteBucket
 from services.efficiency.rollup import split
-from services.efficiency.store import BUCKET_COLUMNS
+from services.efficiency.store import (
+    BUCKET_COLUMNS,
+    EVENT_KINDS,
+    Change,
+    Made,
+    OrderRow,
+    Silence,
+)
 
-__all__ = ["Chosen", "Scope", "SumTarget", "choose_stations", "sum_buckets"]
+__all__ = [
+    "Chosen",
+    "Scope",
+    "SumTarget",
+    "TimelineInputs",
+    "choose_stations",
+    "fold_inputs",
+    "heard_silences",
+    "sum_buckets",
+    "timeline_inputs",
+]
 
 
 class Scope(Protocol):
@@ -86,7 +108,7 @@ ORDER BY l.i
 
 
 async def choose_stations(
-    pool: Pool,
+    connection: Connection,
     *,
     scope: Scope,
     factory: str,
@@ -102,7 +124,7 @@ async def choose_stations(
         return []
     hours, edges = split([(start, end)])
     low, high = hours[0] if hours else (start, start)
-    records = await pool.fetch(
+    records = await connection.fetch(
         _STATIONS,
         factory,
         [line for line, _ in lines],
@@ -182,7 +204,7 @@ class _Pieces:
 
 
 async def sum_buckets(
-    pool: Pool, *, scope: Scope, factory: str, targets: Sequence[SumTarget]
+    connection: Connection, *, scope: Scope, factory: str, targets: Sequence[SumTarget]
 ) -> list[list[MinuteBucket]]:
     """Per target, per group: the station's stored buckets summed column by column.
 
@@ -203,8 +225,198 @@ async def sum_buckets(
     sums = [[_NOTHING] * len(target.groups) for target in targets]
     if not hours.groups and not edges.groups:
         return sums
-    records = await pool.fetch(_SUM_GROUPS, factory, *hours.columns(), *edges.columns())
+    records = await connection.fetch(_SUM_GROUPS, factory, *hours.columns(), *edges.columns())
     for record in records:
         number, place = index[record["grp"]]
         sums[number][place] = MinuteBucket(**{name: record[name] for name in BUCKET_COLUMNS})
     return sums
+
+
+# --- What a live tail folds again ------------------------------------------------------
+
+_ORDERS = """
+SELECT event_id, ts, action, order_id, ideal_cycle_time_s FROM station_event
+WHERE factory = $1 AND line = $2 AND kind = 'order' AND ts <= $4
+  AND ts >= coalesce(
+      (SELECT max(ts) FROM station_event
+       WHERE factory = $1 AND line = $2 AND kind = 'order' AND action = 'start' AND ts < $3),
+      $3)
+"""
+
+
+async def fold_inputs(
+    connection: Connection,
+    *,
+    scope: Scope,
+    factory: str,
+    line: str,
+    station: str,
+    since: datetime,
+    until: datetime,
+) -> tuple[list[Change], list[Made], list[OrderRow]]:
+    """What `fold_station` needs for a window whose context is ``[since, until]``: the station's
+    changes in it with the one before and the one after, its production in it, and the line's
+    orders up to ``until`` from the last ``start`` before ``since`` on."""
+    scope.require(factory)
+    changes = await connection.fetch(
+        "(SELECT event_id, ts, state, reason FROM station_event WHERE factory = $1 AND line = $2"
+        "  AND station = $3 AND kind = 'machine' AND ts >= $4 AND ts <= $5)"
+        " UNION (SELECT event_id, ts, state, reason FROM station_event WHERE factory = $1"
+        "  AND line = $2 AND station = $3 AND kind = 'machine' AND ts = (SELECT max(ts) FROM"
+        "  station_event WHERE factory = $1 AND line = $2 AND station = $3 AND kind = 'machine'"
+        "  AND ts < $4))"
+        " UNION (SELECT event_id, ts, state, reason FROM station_event WHERE factory = $1"
+        "  AND line = $2 AND station = $3 AND kind = 'machine' AND ts = (SELECT min(ts) FROM"
+        "  station_event WHERE factory = $1 AND line = $2 AND station = $3 AND kind = 'machine'"
+        "  AND ts > $5))",
+        factory,
+        line,
+        station,
+        since,
+        until,
+    )
+    made = await connection.fetch(
+        "SELECT event_id, ts, good, scrap FROM station_event WHERE factory = $1 AND line = $2"
+        " AND station = $3 AND kind = 'production' AND ts >= $4 AND ts <= $5",
+        factory,
+        line,
+        station,
+        since,
+        until,
+    )
+    orders = await connection.fetch(_ORDERS, factory, line, since, until)
+    return (
+        [Change(r["event_id"], r["ts"], MachineState(r["state"]), r["reason"]) for r in changes],
+        [Made(r["event_id"], r["ts"], r["good"], r["scrap"]) for r in made],
+        [
+            OrderRow(
+                r["event_id"],
+                r["ts"],
+                OrderAction(r["action"]),
+                r["order_id"],
+                r["ideal_cycle_time_s"],
+            )
+            for r in orders
+        ],
+    )
+
+
+async def heard_silences(
+    connection: Connection,
+    *,
+    scope: Scope,
+    factory: str,
+    line: str,
+    station: str,
+    since: datetime,
+    until: datetime,
+) -> tuple[list[Silence], datetime | None]:
+    """The station's stored silences overlapping ``[since, until]``, and the time of its last
+    event of any kind up to ``until`` (where its open silence starts from)."""
+    scope.require(factory)
+    silences = await connection.fetch(
+        'SELECT start, "end" FROM station_silence WHERE factory = $1 AND line = $2'
+        ' AND station = $3 AND start < $5 AND "end" > $4 ORDER BY start',
+        factory,
+        line,
+        station,
+        since,
+        until,
+    )
+    heard = await connection.fetchval(
+        f"SELECT max(h.ts) FROM unnest({EVENT_KINDS}) AS k(kind) CROSS JOIN LATERAL ("  # noqa: S608
+        " SELECT max(e.ts) AS ts FROM station_event e WHERE e.factory = $1 AND e.line = $2"
+        " AND e.station = $3 AND e.kind = k.kind AND e.ts <= $4) AS h",
+        factory,
+        line,
+        station,
+        until,
+    )
+    return [(r["start"], r["end"]) for r in silences], heard
+
+
+# --- What a timeline is drawn from ----------------------------------------------------------
+
+# $1 factory, $2 line, $3 since, $4 until. The stations come from a loose index scan, and
+# each one's change before $3 and after $4 from an index probe each.
+_CHANGES: Final = """
+WITH RECURSIVE stations(station) AS (
+    SELECT min(station) FROM station_event WHERE factory = $1 AND line = $2
+    UNION ALL
+    SELECT (SELECT min(e.station) FROM station_event AS e
+            WHERE e.factory = $1 AND e.line = $2 AND e.station > s.station)
+    FROM stations AS s WHERE s.station IS NOT NULL
+), anchors(station, ts) AS (
+    SELECT s.station, (SELECT max(e.ts) FROM station_event AS e
+        WHERE e.factory = $1 AND e.line = $2 AND e.station = s.station
+          AND e.kind = 'machine' AND e.ts < $3)
+    FROM stations AS s WHERE s.station IS NOT NULL
+    UNION ALL
+    SELECT s.station, (SELECT min(e.ts) FROM station_event AS e
+        WHERE e.factory = $1 AND e.line = $2 AND e.station = s.station
+          AND e.kind = 'machine' AND e.ts > $4)
+    FROM stations AS s WHERE s.station IS NOT NULL
+)
+SELECT station, ts, state, reason, event_id FROM station_event
+WHERE factory = $1 AND line = $2 AND kind = 'machine' AND ts >= $3 AND ts <= $4
+UNION ALL
+SELECT e.station, e.ts, e.state, e.reason, e.event_id
+FROM anchors AS a JOIN station_event AS e
+  ON e.factory = $1 AND e.line = $2 AND e.station = a.station
+ AND e.kind = 'machine' AND e.ts = a.ts
+"""
+
+_SILENCES: Final = """
+SELECT station, start, "end" FROM station_silence
+WHERE factory = $1 AND line = $2 AND start < $4 AND "end" > $3
+"""
+
+# Each station's last event of any kind up to $3: one index probe per station and kind.
+_LAST_HEARD: Final = """
+SELECT s.station, (SELECT max(h.ts) FROM unnest(
+        ARRAY['machine', 'production', 'people', 'material', 'order']) AS k(kind)
+    CROSS JOIN LATERAL (SELECT max(e.ts) AS ts FROM station_event AS e
+        WHERE e.factory = $1 AND e.line = $2 AND e.station = s.station
+          AND e.kind = k.kind AND e.ts <= $3) AS h) AS heard
+FROM unnest($4::text[]) AS s(station)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineInputs:
+    """A line's stations as stored, for a timeline: per station, its machine changes in
+    ``[since, until]`` with the one before and the one after (time order not promised), its
+    stored silences overlapping ``[since, until]``, and its last event of any kind up to
+    ``upto`` (None: none)."""
+
+    changes: dict[str, list[Change]]
+    silences: dict[str, list[Interval]]
+    heard: dict[str, datetime | None]
+
+
+async def timeline_inputs(
+    connection: Connection,
+    *,
+    scope: Scope,
+    factory: str,
+    line: str,
+    since: datetime,
+    until: datetime,
+    upto: datetime,
+) -> TimelineInputs:
+    """What the line's stations' intervals over ``[since, until]`` are drawn from, as of
+    ``upto``: three statements."""
+    scope.require(factory)
+    changes: dict[str, list[Change]] = {}
+    for r in await connection.fetch(_CHANGES, factory, line, since, until):
+        changes.setdefault(r["station"], []).append(
+            Change(r["event_id"], r["ts"], MachineState(r["state"]), r["reason"])
+        )
+    silences: dict[str, list[Interval]] = {}
+    for r in await connection.fetch(_SILENCES, factory, line, since, until):
+        silences.setdefault(r["station"], []).append((r["start"], r["end"]))
+    heard = {
+        r["station"]: r["heard"]
+        for r in await connection.fetch(_LAST_HEARD, factory, line, upto, list(changes))
+    }
+    return TimelineInputs(changes, silences, heard)

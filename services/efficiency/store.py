@@ -142,7 +142,7 @@ async def line_rules(connection: Connection, *, lines: set[LineKey]) -> dict[Lin
     return {(r["factory"], r["line"]): LineRules(r["t"], r["stale"]) for r in rows}
 
 
-_KINDS: Final = "ARRAY['machine', 'production', 'people', 'material', 'order']"
+EVENT_KINDS: Final = "ARRAY['machine', 'production', 'people', 'material', 'order']"
 
 # Per station with new events in [first, last]: the region (lo, hi) whose gaps they can
 # change, from its event just before `first` (or `first`; not before $7, the retention cutoff)
@@ -156,11 +156,11 @@ WITH w AS (
         WITH ORDINALITY AS w(f, l, s, first, last, stale_ms, i)
 ), b AS (
     SELECT w.*,
-        greatest(coalesce((SELECT max(p.ts) FROM unnest({_KINDS}) AS k(kind)
+        greatest(coalesce((SELECT max(p.ts) FROM unnest({EVENT_KINDS}) AS k(kind)
             CROSS JOIN LATERAL (SELECT max(e.ts) AS ts FROM station_event e
                 WHERE e.factory = w.f AND e.line = w.l AND e.station = w.s
                 AND e.kind = k.kind AND e.ts < w.first) AS p), w.first), $7) AS lo,
-        coalesce((SELECT min(n.ts) FROM unnest({_KINDS}) AS k(kind)
+        coalesce((SELECT min(n.ts) FROM unnest({EVENT_KINDS}) AS k(kind)
             CROSS JOIN LATERAL (SELECT min(e.ts) AS ts FROM station_event e
                 WHERE e.factory = w.f AND e.line = w.l AND e.station = w.s
                 AND e.kind = k.kind AND e.ts > w.last) AS n), w.last) AS hi
@@ -169,7 +169,7 @@ WITH w AS (
     SELECT DISTINCT b.i, b.stale_ms, date_trunc('milliseconds', e.ts) AS ts
     FROM b JOIN station_event e
         ON e.factory = b.f AND e.line = b.l AND e.station = b.s
-        AND e.kind = ANY({_KINDS}) AND e.ts >= b.lo AND e.ts <= b.hi
+        AND e.kind = ANY({EVENT_KINDS}) AND e.ts >= b.lo AND e.ts <= b.hi
 ), g AS (
     SELECT i, stale_ms, ts, lead(ts) OVER (PARTITION BY i ORDER BY ts) AS next FROM r
 )
@@ -316,103 +316,6 @@ async def order_reach(
     return {keys[r[0] - 1]: OrderReach(r[1], r[2], list(r[3])) for r in rows}
 
 
-_ORDERS = """
-SELECT event_id, ts, action, order_id, ideal_cycle_time_s FROM station_event
-WHERE factory = $1 AND line = $2 AND kind = 'order' AND ts <= $4
-  AND ts >= coalesce(
-      (SELECT max(ts) FROM station_event
-       WHERE factory = $1 AND line = $2 AND kind = 'order' AND action = 'start' AND ts < $3),
-      $3)
-"""
-
-
-async def fold_inputs(
-    connection: Connection,
-    *,
-    factory: str,
-    line: str,
-    station: str,
-    since: datetime,
-    until: datetime,
-) -> tuple[list[Change], list[Made], list[OrderRow]]:
-    """What `fold_station` needs for a window whose context is ``[since, until]``: the station's
-    changes in it with the one before and the one after, its production in it, and the line's
-    orders up to ``until`` from the last ``start`` before ``since`` on."""
-    changes = await connection.fetch(
-        "(SELECT event_id, ts, state, reason FROM station_event WHERE factory = $1 AND line = $2"
-        "  AND station = $3 AND kind = 'machine' AND ts >= $4 AND ts <= $5)"
-        " UNION (SELECT event_id, ts, state, reason FROM station_event WHERE factory = $1"
-        "  AND line = $2 AND station = $3 AND kind = 'machine' AND ts = (SELECT max(ts) FROM"
-        "  station_event WHERE factory = $1 AND line = $2 AND station = $3 AND kind = 'machine'"
-        "  AND ts < $4))"
-        " UNION (SELECT event_id, ts, state, reason FROM station_event WHERE factory = $1"
-        "  AND line = $2 AND station = $3 AND kind = 'machine' AND ts = (SELECT min(ts) FROM"
-        "  station_event WHERE factory = $1 AND line = $2 AND station = $3 AND kind = 'machine'"
-        "  AND ts > $5))",
-        factory,
-        line,
-        station,
-        since,
-        until,
-    )
-    made = await connection.fetch(
-        "SELECT event_id, ts, good, scrap FROM station_event WHERE factory = $1 AND line = $2"
-        " AND station = $3 AND kind = 'production' AND ts >= $4 AND ts <= $5",
-        factory,
-        line,
-        station,
-        since,
-        until,
-    )
-    orders = await connection.fetch(_ORDERS, factory, line, since, until)
-    return (
-        [Change(r["event_id"], r["ts"], MachineState(r["state"]), r["reason"]) for r in changes],
-        [Made(r["event_id"], r["ts"], r["good"], r["scrap"]) for r in made],
-        [
-            OrderRow(
-                r["event_id"],
-                r["ts"],
-                OrderAction(r["action"]),
-                r["order_id"],
-                r["ideal_cycle_time_s"],
-            )
-            for r in orders
-        ],
-    )
-
-
-async def heard_silences(
-    connection: Connection,
-    *,
-    factory: str,
-    line: str,
-    station: str,
-    since: datetime,
-    until: datetime,
-) -> tuple[list[Silence], datetime | None]:
-    """The station's stored silences overlapping ``[since, until]``, and the time of its last
-    event of any kind up to ``until`` (where its open silence starts from)."""
-    silences = await connection.fetch(
-        'SELECT start, "end" FROM station_silence WHERE factory = $1 AND line = $2'
-        ' AND station = $3 AND start < $5 AND "end" > $4 ORDER BY start',
-        factory,
-        line,
-        station,
-        since,
-        until,
-    )
-    heard = await connection.fetchval(
-        f"SELECT max(h.ts) FROM unnest({_KINDS}) AS k(kind) CROSS JOIN LATERAL ("  # noqa: S608
-        " SELECT max(e.ts) AS ts FROM station_event e WHERE e.factory = $1 AND e.line = $2"
-        " AND e.station = $3 AND e.kind = k.kind AND e.ts <= $4) AS h",
-        factory,
-        line,
-        station,
-        until,
-    )
-    return [(r["start"], r["end"]) for r in silences], heard
-
-
 _STATION_INPUTS = """
 SELECT w.i, e.machine, e.event_id, e.ts, e.state, e.reason, e.good, e.scrap
 FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
@@ -507,7 +410,7 @@ async def line_orders(
     connection: Connection, *, spans: Mapping[LineKey, tuple[datetime, datetime]]
 ) -> dict[LineKey, list[OrderRow]]:
     """Per line with its context ``(since, until)``: its orders up to ``until`` from the last
-    ``start`` before ``since`` on, as `fold_inputs`. One statement for all lines.
+    ``start`` before ``since`` on, as `read.fold_inputs`. One statement for all lines.
 
     Spanning several stations' windows at once is exact: orders before the last ``start``
     before a window change nothing in it, nor do those after it."""

@@ -34,8 +34,8 @@ that do not depend on the schedule.
 
 - The schedule (`shifts` with their breaks, and `timezone`), `ideal_cycle_time_s` (used for
   parts whose order gives no cycle time) and `constraint_station` (whose figures are the
-  line's) are applied when figures are read. A change of these applies to past and future
-  figures alike.
+  line's) are applied when figures are read. A change of these applies to
+  past and future figures alike.
 - `small_stop_threshold_s` and `stale_after_s` are applied when figures are computed. A change
   of these applies to the minutes computed after it; minutes already computed keep the old
   value.

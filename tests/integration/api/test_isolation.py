@@ -237,6 +237,7 @@ async def test_every_data_function_refuses_a_factory_outside_the_scope_before_re
         "window": (start, end), "stations": ["s1"], "groups": [[(start, end)]], "limit": 10,
         "open_only": False, "settings": LineSettings(name="x"), "granularity": None,
         "lines": [], "targets": [], "small_stop_threshold_s": 0, "stale_after_s": 300,
+        "since": start, "until": end, "upto": end,
     }  # fmt: skip
     leaked = []
     for name, function in data_functions():
