@@ -216,3 +216,11 @@ Identifier: TypeAlias = Annotated[
 none of them U+0000."""
 
 JsonObject: TypeAlias = dict[str, Any]
+
+LineKey: TypeAlias = tuple[str, str]
+"""``(factory, line)``: one line, as its topic names it."""
+StationKey: TypeAlias = tuple[str, str, str]
+"""``(factory, line, station)``: one station."""
+EventKey: TypeAlias = tuple[str, str, str]
+"""``(factory, line, event_id)``: one event; a repeat of its ``event_id`` on the line is the
+same event."""

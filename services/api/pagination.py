@@ -19,19 +19,19 @@ DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 500
 
 
-class LineKey(NamedTuple):
-    """Where a line sorts: by factory, then line."""
+class LinePosition(NamedTuple):
+    """Where a line sorts in a listing, and where a page of lines ends: by factory, then line."""
 
     factory: str
     line: str
 
 
-def encode_cursor(key: LineKey) -> str:
+def encode_cursor(key: LinePosition) -> str:
     raw = f"{key.factory}/{key.line}".encode("ascii")
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def decode_cursor(cursor: str) -> LineKey:
+def decode_cursor(cursor: str) -> LinePosition:
     """The key a cursor names; ``ValueError`` where it names none."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
@@ -40,7 +40,7 @@ def decode_cursor(cursor: str) -> LineKey:
     factory, slash, line = raw.partition("/")
     if not (slash and SEGMENT_REGEX.fullmatch(factory) and SEGMENT_REGEX.fullmatch(line)):
         raise ValueError("not a cursor this API gave")
-    return LineKey(factory, line)
+    return LinePosition(factory, line)
 
 
 def after_cursor(
@@ -51,7 +51,7 @@ def after_cursor(
             description="The `next` cursor of the previous page; leave out for the first page.",
         ),
     ] = None,
-) -> LineKey | None:
+) -> LinePosition | None:
     if after is None:
         return None
     try:
@@ -61,5 +61,5 @@ def after_cursor(
         raise RequestValidationError([problem]) from error
 
 
-After = Annotated[LineKey | None, Depends(after_cursor)]
+After = Annotated[LinePosition | None, Depends(after_cursor)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Lines per page, 1 to {MAX_LIMIT}.")]

@@ -21,7 +21,7 @@ from typing import Any
 from asyncpg import Pool
 
 from schemas.line_settings import LineSettings
-from services.api.pagination import LineKey
+from services.api.pagination import LinePosition
 from services.api.scope import Scope
 from services.floor import cards
 from services.runtime.board_push import notify_changed
@@ -126,7 +126,7 @@ LIMIT $3
 
 
 async def list_lines(
-    pool: Pool, *, scope: Scope, after: LineKey | None, limit: int
+    pool: Pool, *, scope: Scope, after: LinePosition | None, limit: int
 ) -> list[LineListing]:
     """Up to ``limit`` lines of the scope's factories in (factory, line) order, from just
     after ``after``."""

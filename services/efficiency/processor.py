@@ -47,7 +47,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
 from schemas import Event, ProductionEvent
-from schemas.types import Kind
+from schemas.types import Kind, LineKey, StationKey
 from services.efficiency import rollup, store
 from services.efficiency.core import (
     DEFAULT_STARTUP_WINDOW_S,
@@ -56,7 +56,6 @@ from services.efficiency.core import (
     tally_production,
 )
 from services.efficiency.core.timeline import stale_ms
-from services.efficiency.store import LineKey, StationKey
 from services.runtime import batch_input
 from services.runtime.consumer import Handler, Records
 from services.runtime.handler import BatchResult

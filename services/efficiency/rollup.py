@@ -23,14 +23,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from services.efficiency.core import Interval
 from services.efficiency.store import BUCKET_COLUMNS
+from services.runtime.database import Connection
 
 __all__ = ["HOUR", "Window", "ceil_hour", "floor_hour", "refresh_hours", "split"]
 
-Connection = Any  # an asyncpg connection (asyncpg has no type hints)
 
 Window = tuple[str, str, str, datetime, datetime]
 """``(factory, line, station, start, end)``: minutes of a station replaced over [start, end)."""

@@ -15,13 +15,9 @@ from operator import attrgetter
 from typing import Any, Final, NamedTuple
 
 from schemas import Event, MachineEvent, OrderEvent, ProductionEvent
-from schemas.types import MachineState, OrderAction
+from schemas.types import EventKey, LineKey, MachineState, OrderAction, StationKey
 from services.efficiency.core import NOTHING_KNOWN, MinuteBucket
-
-Connection = Any  # an asyncpg connection (asyncpg has no type hints)
-StationKey = tuple[str, str, str]  # (factory, line, station)
-LineKey = tuple[str, str]  # (factory, line)
-EventKey = tuple[str, str, str]  # (factory, line, event_id)
+from services.runtime.database import Connection
 
 _COLUMNS = (
     "factory",

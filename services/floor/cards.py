@@ -18,14 +18,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any, Final
+from typing import Final
 
 from pydantic import TypeAdapter, ValidationError
 
 from kanban.replenishment import cards_needed
 from schemas import MaterialAction, MaterialEvent
 from schemas.line_settings import MaterialKanban
+from schemas.types import LineKey
 from services.floor.fold import Mark, MaterialKey, Stock, latest_per, mark
+from services.runtime.database import Connection
 
 __all__ = [
     "apply_cards",
@@ -39,8 +41,6 @@ __all__ = [
 
 log = logging.getLogger(f"floorstream.{__name__}")
 
-Connection = Any  # an asyncpg connection
-LineKey = tuple[str, str]
 Wanted = tuple[MaterialKey, int, float, Mark]
 """A card to raise: material, slot, container quantity, and the mark of the event raising it."""
 

@@ -14,12 +14,11 @@ from datetime import datetime
 from typing import TypeVar
 
 from schemas import Event, Kind, MachineEvent, MaterialAction, MaterialEvent
+from schemas.types import EventKey
 
 Mark = tuple[datetime, str]
 """``(ts, event_id)``: the order of events; ties of ``ts`` broken by ``event_id``."""
 
-EventKey = tuple[str, str, str]
-"""``(factory, line, event_id)``: one event; a repeat on the line is the same event."""
 
 MaterialKey = tuple[str, str, str]
 """``(factory, line, material_id)``."""

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 from schemas import Event, Kind, OrderEvent, PeopleEvent
 from services.floor.fold import MaterialKey, StationSeen, Stock, StockFound
+from services.runtime.database import Connection
 
-Connection = Any  # an asyncpg connection (asyncpg has no type hints)
 OrderKey = tuple[str, str, str]  # (factory, line, order_id)
 E = TypeVar("E", bound=Event)
 

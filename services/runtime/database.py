@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 from asyncpg import Pool
@@ -24,6 +24,29 @@ log = logging.getLogger(f"floorstream.{__name__}")
 
 _LOCK_KEY = 0x666C6F6F72  # "floor": one advisory lock for migrations
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+Record = Any
+"""A row as asyncpg answers it (``asyncpg.Record``: by column name or by position)."""
+
+
+class Connection(Protocol):
+    """What the stores ask of PostgreSQL: the part of an asyncpg ``Connection`` they use,
+    typed (asyncpg ships no type hints). An asyncpg ``Pool`` answers these statements too."""
+
+    async def execute(self, query: str, *args: Any) -> str: ...
+
+    async def executemany(self, command: str, args: Iterable[Sequence[Any]]) -> None: ...
+
+    async def fetch(self, query: str, *args: Any) -> list[Record]: ...
+
+    async def fetchrow(self, query: str, *args: Any) -> Record | None: ...
+
+    async def fetchval(self, query: str, *args: Any, column: int = 0) -> Any: ...
+
+    async def copy_records_to_table(
+        self, table_name: str, *, records: Iterable[Sequence[Any]], columns: Sequence[str]
+    ) -> str: ...
 
 
 @dataclass(frozen=True)

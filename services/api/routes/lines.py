@@ -19,7 +19,7 @@ from services.api.models import (
     LinePage,
     LineSummary,
 )
-from services.api.pagination import DEFAULT_LIMIT, After, Limit, LineKey, encode_cursor
+from services.api.pagination import DEFAULT_LIMIT, After, Limit, LinePosition, encode_cursor
 
 router = APIRouter(tags=["lines"])
 
@@ -67,7 +67,7 @@ async def list_lines(
     last = page[-1] if page else None
     return LinePage(
         items=[LineSummary(factory=r.factory, line=r.line, name=r.name) for r in page],
-        next=encode_cursor(LineKey(last.factory, last.line)) if more and last else None,
+        next=encode_cursor(LinePosition(last.factory, last.line)) if more and last else None,
     )
 
 
