@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"floorstream: configuration error: {_one_line(error)}", file=sys.stderr)  # noqa: T201
         return 2
     except ValidationError as error:
-        print(f"floorstream: invalid settings: {_invalid(error)}", file=sys.stderr)  # noqa: T201
+        print(f"floorstream: {_invalid(error)}", file=sys.stderr)  # noqa: T201
         return 2
     except (ServerStartError, MigrationError) as error:
         print(f"floorstream: {_one_line(error)}", file=sys.stderr)  # noqa: T201
@@ -88,16 +88,30 @@ def _one_line(error: Exception) -> str:
 
 def _invalid(error: ValidationError) -> str:
     """Each bad setting by its variable and what is wrong, on one line; never its value, which
-    may be a secret."""
+    may be a secret. Once no setting is bad, the variables of the servers the command needs
+    that are not set (the required fields of its settings)."""
     of_settings = error.title.endswith("Settings")
-    found = []
-    for item in error.errors():
-        message = item["msg"].removeprefix("Value error, ")
+    found, missing = [], []
+    for item in error.errors(include_input=False):
         where = "_".join(str(part) for part in item["loc"])
-        if where:
-            message = f"{f'FLOORSTREAM_{where.upper()}' if of_settings else where}: {message}"
-        found.append(message)
-    return " ".join("; ".join(found).split())
+        variable = f"FLOORSTREAM_{where.upper()}" if of_settings else where
+        if of_settings and item["type"] == "missing":
+            missing.append(variable)
+            continue
+        message = item["msg"].removeprefix("Value error, ")
+        found.append(f"{variable}: {message}" if where else message)
+    if found or not missing:
+        return f"invalid settings: {' '.join('; '.join(found).split())}"
+    if len(missing) == 1:
+        return (
+            f"configuration error: {missing[0]} is not set: a service started on its own needs "
+            "it (`floorstream up` sets it for the services it starts)"
+        )
+    return (
+        f"configuration error: {', '.join(missing[:-1])} and {missing[-1]} are not set: a "
+        "service started on its own needs them (`floorstream up` sets them for the services it "
+        "starts)"
+    )
 
 
 if __name__ == "__main__":

@@ -46,9 +46,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_database(settings.require_database()) as pool:
+        database_url = settings.database_url.get_secret_value()
+        async with open_database(database_url) as pool:
             app.state.pool = pool
-            hub = LiveHub.for_database(settings.require_database())
+            hub = LiveHub.for_database(database_url)
             app.state.live = hub
             app.state.metrics.count_screens(hub.subscriber_count)
             await hub.start()

@@ -36,7 +36,6 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_with(
         ApiSettings, api_host=args.host, api_port=args.port, log_format=args.log_format
     )
-    settings.require_database()
     configure_logging(settings.log_level, settings.log_format, name="api")
     app = create_app(settings)
     # What is imported and built by now lives as long as the process: out of the collector's

@@ -45,7 +45,7 @@ from services.cli import program
 from services.runtime.database import open_database
 from services.runtime.errors import ConfigurationError, MigrationError
 from services.runtime.redact import masked_url
-from services.runtime.settings import CommonSettings
+from services.runtime.settings import TokenSettings
 from services.stack.embedded.postgres import DATABASE, SUPERUSER
 from services.stack.embedded.stack import POSTGRES_PORT_FILE
 
@@ -136,9 +136,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _database(data_dir: Path) -> tuple[str, str]:
     """The database's URL, and what to do where it does not answer."""
-    url = CommonSettings().database_url
-    if url is not None:
-        return url, (
+    given = TokenSettings().database_url
+    if given is not None:
+        return given.get_secret_value(), (
             "check FLOORSTREAM_DATABASE_URL, or unset it to use the database of a running "
             "`floorstream up`"
         )

@@ -69,8 +69,6 @@ def run(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         log_format=args.log_format,
     )
-    settings.require_database()
-    settings.require_kafka()
     return run_service("processor", settings, lambda stop: serve(settings, stop))
 
 
@@ -105,8 +103,8 @@ async def _serve(
     from services.runtime.retention import keep_purging
 
     metrics = ProcessorMetrics.create(registry)
-    kafka = settings.require_kafka()
-    async with open_database(settings.require_database(), max_size=5) as pool:
+    kafka = ",".join(settings.kafka_bootstrap)
+    async with open_database(settings.database_url.get_secret_value(), max_size=5) as pool:
         readiness.add("database", lambda: pool.fetchval("SELECT 1"))
         readiness.pending("kafka", f"not reachable yet at {kafka}")
         if not await ensure_topics_when_reachable(kafka, stop):

@@ -56,8 +56,6 @@ def run(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         log_format=args.log_format,
     )
-    settings.require_mqtt()
-    settings.require_kafka()
     return run_service("gateway", settings, lambda stop: serve(settings, stop))
 
 
@@ -83,10 +81,9 @@ async def _serve(
     from ingest.mqtt_source import MqttSource
     from ingest.pipeline import Gateway
     from services.runtime.kafka_topics import ensure_topics_when_reachable
-    from services.runtime.mqtt_url import parse_mqtt_url
 
     metrics = GatewayMetrics.create(registry)
-    kafka = settings.require_kafka()
+    kafka = ",".join(settings.kafka_bootstrap)
     readiness.pending("kafka", f"not reachable yet at {kafka}")
     if not await ensure_topics_when_reachable(kafka, stop):
         return
@@ -108,7 +105,7 @@ async def _serve(
     readiness.add("kafka", kafka_ready)
     if not await sink.start(stop):
         return
-    address = parse_mqtt_url(settings.require_mqtt())
+    address = settings.mqtt_url
     source = MqttSource(
         address.host,
         address.port,

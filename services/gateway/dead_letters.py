@@ -39,7 +39,7 @@ from pydantic import ValidationError
 
 from schemas.topics import DLQ_TOPIC
 from schemas.validation import DeadLetter
-from services.runtime.settings import CommonSettings
+from services.runtime.settings import DeadLetterSettings
 
 __all__ = ["DeadLetterReader", "KafkaUnreachable", "register", "render", "run", "show"]
 
@@ -262,7 +262,7 @@ def run(
     out: TextIO | None = None,
 ) -> int:
     """The command: 0 when printed (or stopped with Ctrl-C), 1 where Kafka did not answer."""
-    bootstrap = CommonSettings().require_kafka()
+    bootstrap = ",".join(DeadLetterSettings().kafka_bootstrap)
     since = clock() - args.since if isinstance(args.since, timedelta) else args.since
     options = Options(follow=args.follow, limit=args.limit, since=since, as_json=args.json)
     try:

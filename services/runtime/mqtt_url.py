@@ -1,20 +1,22 @@
-"""``mqtt[s]://[user:pass@]host:port``, taken apart."""
+"""``mqtt[s]://[user:pass@]host:port``, taken apart and put together again."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import quote, unquote, urlsplit
 
 from services.runtime.errors import ConfigurationError
 
 
 class InvalidMqttUrl(ConfigurationError, ValueError):
-    """The MQTT URL is not ``mqtt[s]://[user:pass@]host:port``."""
+    """The MQTT URL is not ``mqtt[s]://[user:pass@]host:port``; the message never holds the
+    password."""
 
 
 @dataclass(frozen=True, slots=True)
 class MqttAddress:
-    """Where the MQTT broker is and how to log in; ``tls`` for ``mqtts://``."""
+    """Where the MQTT broker is and how to log in; ``tls`` for ``mqtts://``. The password is
+    kept out of the repr."""
 
     host: str
     port: int
@@ -22,19 +24,39 @@ class MqttAddress:
     password: str | None = field(default=None, repr=False)
     tls: bool = False
 
+    def url(self) -> str:
+        """This address as ``mqtt[s]://[user:pass@]host:port``, user and password
+        percent-encoded and an IPv6 host in brackets: what :func:`parse_mqtt_url` takes apart
+        into this address again. It holds the password: never log it."""
+        login = ""
+        if self.username is not None or self.password is not None:
+            login = quote(self.username or "", safe="")
+            if self.password is not None:
+                login += f":{quote(self.password, safe='')}"
+            login += "@"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'mqtts' if self.tls else 'mqtt'}://{login}{host}:{self.port}"
+
 
 def parse_mqtt_url(url: str) -> MqttAddress:
-    """Split ``mqtt[s]://[user:pass@]host:port`` (user and password percent-decoded).
+    """Split ``mqtt[s]://[user:pass@]host:port`` (user and password percent-decoded, an IPv6
+    host in brackets).
 
-    Raises :class:`InvalidMqttUrl` for another scheme, a missing host or port, or a path.
+    Raises :class:`InvalidMqttUrl` for another scheme, a missing host or port, a path, or a
+    space anywhere.
     """
-    parts = urlsplit(url)
+    if any(character.isspace() for character in url):
+        raise InvalidMqttUrl("an MQTT URL has no spaces")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # its message may quote the password, read as a port
+        raise InvalidMqttUrl(
+            "expected mqtt://[user:pass@]host:port with a port of 0 to 65535, an IPv6 host in "
+            "brackets, and '@', ':' or '/' in a user or password percent-encoded"
+        ) from None
     if parts.scheme not in ("mqtt", "mqtts"):
         raise InvalidMqttUrl(f"expected mqtt:// or mqtts://, got {parts.scheme or 'none'}")
-    try:
-        port = parts.port
-    except ValueError as error:
-        raise InvalidMqttUrl(f"invalid port in MQTT URL: {error}") from None
     if not parts.hostname or port is None:
         raise InvalidMqttUrl("expected mqtt://[user:pass@]host:port")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
@@ -46,8 +68,4 @@ def parse_mqtt_url(url: str) -> MqttAddress:
 
 def with_login(url: str, username: str, password: str) -> str:
     """``url`` (``mqtt[s]://host:port``) with ``username:password@`` (percent-encoded)."""
-    address = parse_mqtt_url(url)
-    scheme = "mqtts" if address.tls else "mqtt"
-    login = f"{quote(username, safe='')}:{quote(password, safe='')}"
-    host = f"[{address.host}]" if ":" in address.host else address.host
-    return f"{scheme}://{login}@{host}:{address.port}"
+    return replace(parse_mqtt_url(url), username=username, password=password).url()

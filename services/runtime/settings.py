@@ -4,8 +4,12 @@ Read from the environment (``FLOORSTREAM_*``) at a service's entry point only, t
 down; command-line options override the environment. Nothing else in the code reads
 ``os.environ``.
 
-A setting that is missing where a service needs it (say, ``FLOORSTREAM_DATABASE_URL`` for the
-API started on its own) is a configuration error at start-up, not a failure later.
+The servers a service needs are required fields of its settings: one that is missing (say,
+``FLOORSTREAM_DATABASE_URL`` for the API started on its own) fails the reading of the settings
+at start-up, not the service later. Each server's setting is parsed once, here, into the value
+its users take: the MQTT URL into an `MqttAddress` (by `parse_mqtt_url`, the one parser of MQTT
+URLs), the Kafka bootstrap into its ``host:port`` servers, the database URL into a `SecretStr`
+(it holds a password).
 """
 
 from __future__ import annotations
@@ -13,54 +17,74 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.types import FUTURE_TOLERANCE_S
-from services.runtime.errors import ConfigurationError
+from services.runtime.mqtt_url import MqttAddress, parse_mqtt_url
 
 LogFormat = Literal["text", "json"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 Environment = Literal["development", "production"]
 
-_MQTT_URL = re.compile(r"^mqtts?://(?:[^:@/\s]+(?::[^@/\s]*)?@)?[^:@/\s]+:\d{1,5}/?$")
 _HOST_PORT = re.compile(r"^[^:,\s]+:\d{1,5}$")
 
 
-def _mqtt_url(value: str | None) -> str | None:
-    if value is not None and not _MQTT_URL.match(value):
-        raise ValueError("expected mqtt://[user:pass@]host:port")
-    return value
+def _mqtt_address(value: object) -> object:
+    """A URL taken apart; anything else is left to be validated as an `MqttAddress`."""
+    return parse_mqtt_url(value) if isinstance(value, str) else value
 
 
-def _bootstrap(value: str | None) -> str | None:
-    if value is not None and not all(_HOST_PORT.match(part) for part in value.split(",")):
+def _servers(value: object) -> object:
+    return tuple(value.split(",")) if isinstance(value, str) else value
+
+
+def _host_ports(servers: tuple[str, ...]) -> tuple[str, ...]:
+    if not servers or not all(_HOST_PORT.match(server) for server in servers):
         raise ValueError("expected host:port[,host:port]")
-    return value
+    return servers
 
 
-def _database_url(value: str | None) -> str | None:
-    if value is not None and not value.startswith(("postgresql://", "postgres://")):
+def _database_url(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
         raise ValueError("expected postgresql://…")
     return value
 
 
-MqttUrl = Annotated[str | None, AfterValidator(_mqtt_url)]
-KafkaBootstrap = Annotated[str | None, AfterValidator(_bootstrap)]
-DatabaseUrl = Annotated[str | None, AfterValidator(_database_url)]
+MqttUrl = Annotated[
+    MqttAddress,
+    NoDecode,
+    BeforeValidator(_mqtt_address),
+    Field(description="mqtt[s]://[user:pass@]host:port, user and password percent-encoded"),
+]
+KafkaBootstrap = Annotated[
+    tuple[str, ...],
+    NoDecode,
+    BeforeValidator(_servers),
+    AfterValidator(_host_ports),
+    Field(description="host:port[,host:port]"),
+]
+DatabaseUrl = Annotated[
+    SecretStr,
+    AfterValidator(_database_url),
+    Field(description="postgresql://…, a secret: it holds the password"),
+]
 
 
 class CommonSettings(BaseSettings):
-    """What every service reads: where the servers are, how to log, and how far ahead of its
-    clock an event may be."""
+    """What every service reads: how to log, and how far ahead of its clock an event may be."""
 
     model_config = SettingsConfigDict(
         env_prefix="FLOORSTREAM_", frozen=True, extra="ignore", validate_default=True
     )
 
-    mqtt_url: MqttUrl = Field(default=None, description="mqtt://[user:pass@]host:port")
-    kafka_bootstrap: KafkaBootstrap = Field(default=None, description="host:port[,host:port]")
-    database_url: DatabaseUrl = Field(default=None, description="postgresql://…")
     environment: Environment = "development"
     log_level: LogLevel = "info"
     log_format: LogFormat = "text"
@@ -74,28 +98,11 @@ class CommonSettings(BaseSettings):
         "until then.",
     )
 
-    def require_mqtt(self) -> str:
-        return _required(self.mqtt_url, "FLOORSTREAM_MQTT_URL")
-
-    def require_kafka(self) -> str:
-        return _required(self.kafka_bootstrap, "FLOORSTREAM_KAFKA_BOOTSTRAP")
-
-    def require_database(self) -> str:
-        return _required(self.database_url, "FLOORSTREAM_DATABASE_URL")
-
-
-def _required(value: str | None, variable: str) -> str:
-    if value is None:
-        raise ConfigurationError(
-            f"{variable} is not set: a service started on its own needs it "
-            "(`floorstream up` sets it for the services it starts)"
-        )
-    return value
-
 
 class ApiSettings(CommonSettings):
     """The HTTP API and board pages."""
 
+    database_url: DatabaseUrl
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     bootstrap_token: SecretStr | None = None
@@ -129,6 +136,8 @@ _METRICS_PORT = "Port of /metrics, /healthz and /readyz; 0 = not served."
 class GatewaySettings(CommonSettings):
     """The MQTT→Kafka ingest gateway."""
 
+    mqtt_url: MqttUrl
+    kafka_bootstrap: KafkaBootstrap
     gateway_client_id: str = Field(default="floorstream-gateway", min_length=1, max_length=64)
     gateway_shared_group: str = Field(default="floorstream", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     gateway_shared_subscription: bool = True
@@ -165,6 +174,8 @@ class GatewaySettings(CommonSettings):
 class ProcessorSettings(CommonSettings):
     """The Kafka→PostgreSQL stream processors."""
 
+    kafka_bootstrap: KafkaBootstrap
+    database_url: DatabaseUrl
     processor_group: str = Field(default="floorstream-efficiency", min_length=1, max_length=128)
     floor_group: str = Field(default="floorstream-floor", min_length=1, max_length=128)
     retention_days: int = Field(
@@ -193,8 +204,25 @@ class ProcessorSettings(CommonSettings):
 class SimulatorSettings(CommonSettings):
     """The simulated factory."""
 
+    mqtt_url: MqttUrl
+
+
+class DeadLetterSettings(CommonSettings):
+    """`floorstream dead-letters`: the Kafka it reads."""
+
+    kafka_bootstrap: KafkaBootstrap
+
+
+class TokenSettings(CommonSettings):
+    """The `token` commands: the database where set, else that of a running `floorstream up`."""
+
+    database_url: DatabaseUrl | None = None
+
 
 class UpSettings(CommonSettings):
     """`floorstream up`: the servers it is pointed at (none started for those) and the token."""
 
+    mqtt_url: MqttUrl | None = None
+    kafka_bootstrap: KafkaBootstrap | None = None
+    database_url: DatabaseUrl | None = None
     bootstrap_token: SecretStr | None = None

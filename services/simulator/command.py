@@ -7,9 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
-from services.runtime.errors import ConfigurationError
 from services.runtime.logs import configure_logging
-from services.runtime.mqtt_url import InvalidMqttUrl, parse_mqtt_url
 from services.runtime.settings import SimulatorSettings
 from services.simulator.model import SimulationConfig
 from services.simulator.service import SimulatorOptions, run_service
@@ -131,9 +129,5 @@ def options_from(args: argparse.Namespace) -> SimulatorOptions:
 def run(args: argparse.Namespace) -> int:
     """Publish the simulated factory until stopped or ``--duration`` is over; the exit code."""
     settings = SimulatorSettings()
-    try:
-        address = parse_mqtt_url(settings.require_mqtt())
-    except InvalidMqttUrl as error:
-        raise ConfigurationError(f"FLOORSTREAM_MQTT_URL: {error}") from None
     configure_logging(settings.log_level, settings.log_format, name="simulator")
-    return run_service(options_from(args), address)
+    return run_service(options_from(args), settings.mqtt_url)

@@ -154,16 +154,7 @@ def run(args: argparse.Namespace) -> int:
                 logins.files.password_file.parent,
                 args.data_dir,
             )
-    plan = StackPlan(
-        args.data_dir,
-        mqtt_url=settings.mqtt_url,
-        kafka_bootstrap=settings.kafka_bootstrap,
-        database_url=settings.database_url,
-        mqtt_port=args.mqtt_port,
-        kafka_port=args.kafka_port,
-        mqtt_auth=logins.files if logins is not None else None,
-    )
-    stack = EmbeddedStack(plan)
+    stack = EmbeddedStack(_plan(args, settings, logins))
     try:
         with stack as endpoints:
             env = (
@@ -198,6 +189,21 @@ def run(args: argparse.Namespace) -> int:
         pass
     log.info("stopped")
     return 0
+
+
+def _plan(args: argparse.Namespace, settings: UpSettings, logins: LocalLogins | None) -> StackPlan:
+    """The servers to start: those ``settings`` do not point at (each of those passed on to the
+    services as its variable)."""
+    mqtt, kafka, database = settings.mqtt_url, settings.kafka_bootstrap, settings.database_url
+    return StackPlan(
+        args.data_dir,
+        mqtt_url=None if mqtt is None else mqtt.url(),
+        kafka_bootstrap=None if kafka is None else ",".join(kafka),
+        database_url=None if database is None else database.get_secret_value(),
+        mqtt_port=args.mqtt_port,
+        kafka_port=args.kafka_port,
+        mqtt_auth=logins.files if logins is not None else None,
+    )
 
 
 def _command(*argv: str) -> list[str]:

@@ -65,12 +65,72 @@ def test_up_options_match_the_contract() -> None:
         assert re.search(rf"{option}\b", text)
 
 
+SERVERS = ("FLOORSTREAM_MQTT_URL", "FLOORSTREAM_KAFKA_BOOTSTRAP", "FLOORSTREAM_DATABASE_URL")
+
+
+def _without_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in SERVERS:
+        monkeypatch.delenv(variable, raising=False)
+
+
 def test_a_missing_server_setting_exits_2_with_the_variable_named(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("FLOORSTREAM_DATABASE_URL", raising=False)
+    _without_servers(monkeypatch)
     assert main(["api"]) == 2
-    assert "FLOORSTREAM_DATABASE_URL" in capsys.readouterr().err
+    assert capsys.readouterr().err.splitlines() == [
+        "floorstream: configuration error: FLOORSTREAM_DATABASE_URL is not set: a service "
+        "started on its own needs it (`floorstream up` sets it for the services it starts)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "missing"),
+    [
+        (["gateway"], "FLOORSTREAM_MQTT_URL and FLOORSTREAM_KAFKA_BOOTSTRAP are"),
+        (["processor"], "FLOORSTREAM_KAFKA_BOOTSTRAP and FLOORSTREAM_DATABASE_URL are"),
+        (["api"], "FLOORSTREAM_DATABASE_URL is"),
+        (["simulate", "--duration", "1"], "FLOORSTREAM_MQTT_URL is"),
+        (["dead-letters"], "FLOORSTREAM_KAFKA_BOOTSTRAP is"),
+    ],
+)
+def test_each_service_names_the_servers_it_needs_that_are_not_set(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    missing: str,
+) -> None:
+    _without_servers(monkeypatch)
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"floorstream: configuration error: {missing} not set: ")
+    assert "`floorstream up` sets" in line
+
+
+def test_a_bad_setting_is_named_before_a_missing_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _without_servers(monkeypatch)
+    monkeypatch.setenv("FLOORSTREAM_MQTT_URL", "mqtt://broker")
+    assert main(["gateway"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "floorstream: invalid settings: FLOORSTREAM_MQTT_URL: expected mqtt://[user:pass@]host:port"
+    ]
+
+
+@pytest.mark.parametrize("argv", [["gateway"], ["simulate", "--duration", "1"]])
+@pytest.mark.parametrize(
+    "url", ["mqtt://gw:hunter2/x@broker:1883", "mqtt://gw:hunter2@broker", "http://gw:hunter2@b:1"]
+)
+def test_a_bad_mqtt_url_exits_2_in_one_line_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str], url: str
+) -> None:
+    monkeypatch.setenv("FLOORSTREAM_MQTT_URL", url)
+    monkeypatch.setenv("FLOORSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("floorstream: invalid settings: FLOORSTREAM_MQTT_URL: expected ")
+    assert "hunter2" not in line
 
 
 def test_a_bad_setting_exits_2_in_one_line_naming_the_variable_not_its_value(
