@@ -17,10 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Protocol
+from typing import Final
 
-from asyncpg import Connection
-
+from kanban.performance import RunWindow
 from schemas.types import MachineState, OrderAction
 from services.efficiency.core import Interval, MinuteBucket
 from services.efficiency.rollup import split
@@ -32,6 +31,7 @@ from services.efficiency.store import (
     OrderRow,
     Silence,
 )
+from services.runtime.database import Connection, Scope
 
 __all__ = [
     "Chosen",
@@ -41,15 +41,10 @@ __all__ = [
     "choose_stations",
     "fold_inputs",
     "heard_silences",
+    "recent_runs",
     "sum_buckets",
     "timeline_inputs",
 ]
-
-
-class Scope(Protocol):
-    """The factories a read is for (the API's token scope): `require` raises for another."""
-
-    def require(self, factory: str) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,3 +415,47 @@ async def timeline_inputs(
         for r in await connection.fetch(_LAST_HEARD, factory, line, upto, list(changes))
     }
     return TimelineInputs(changes, silences, heard)
+
+
+# --- A status's running stations ------------------------------------------------------------
+
+# One index range per station (the key is factory, line, station, minute), so a line's history
+# is not scanned to find its last minutes.
+_RUNS = """
+SELECT s.station,
+       coalesce(sum(b.running_ms + b.small_stop_ms), 0)::bigint AS run_ms,
+       coalesce(sum(b.ideal_time_s), 0)::double precision AS ideal_time_s,
+       coalesce(sum(b.count_without_ideal), 0)::bigint AS count_without_ideal,
+       coalesce(sum(b.total_count), 0)::bigint AS total_count
+FROM unnest($3::text[]) AS s(station)
+JOIN minute_bucket AS b
+  ON b.factory = $1 AND b.line = $2 AND b.station = s.station
+ AND b.minute >= $4 AND b.minute < $5
+GROUP BY s.station
+"""
+
+
+async def recent_runs(
+    connection: Connection,
+    *,
+    scope: Scope,
+    factory: str,
+    line: str,
+    stations: list[str],
+    window: tuple[datetime, datetime],
+) -> dict[str, RunWindow]:
+    """Per station named, its buckets whose minute starts in ``window``, summed; a station
+    with no bucket there is left out."""
+    scope.require(factory)
+    if not stations:
+        return {}
+    records = await connection.fetch(_RUNS, factory, line, stations, *window)
+    return {
+        r["station"]: RunWindow(
+            run_ms=r["run_ms"],
+            ideal_time_s=r["ideal_time_s"],
+            count_without_ideal=r["count_without_ideal"],
+            total_count=r["total_count"],
+        )
+        for r in records
+    }

@@ -49,6 +49,14 @@ class Connection(Protocol):
     ) -> str: ...
 
 
+class Scope(Protocol):
+    """Whom a read or a write is for: `require` raises for a factory outside theirs (the API's
+    token scope). Every function of a read module that names a factory takes one and calls it
+    before any statement."""
+
+    def require(self, factory: str) -> object: ...
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int

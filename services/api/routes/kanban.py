@@ -11,6 +11,7 @@ from services.api import kanban_store
 from services.api.auth import CardMover, FloorReader
 from services.api.deps import Database, FactoryPath, Now
 from services.api.models import ERRORS, ErrorBody
+from services.floor import read as floor_read
 
 router = APIRouter(tags=["kanban"])
 
@@ -44,7 +45,7 @@ async def list_cards(
         Literal["open", "all"], Query(description="`open` (default) or `all`.")
     ] = "open",
 ) -> CardList:
-    cards = await kanban_store.list_cards(
+    cards = await floor_read.list_cards(
         pool, scope=caller.scope, factory=factory, open_only=status == "open", now=now
     )
     return CardList(factory=factory, cards=cards)

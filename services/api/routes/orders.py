@@ -6,10 +6,11 @@ from fastapi import APIRouter, HTTPException
 
 from kanban.order_cards import order_card
 from schemas.kanban import OrderCardList
-from services.api import kanban_store, store
+from services.api import store
 from services.api.auth import FloorReader
 from services.api.deps import Database, FactoryPath, LinePath, Now
 from services.api.models import ERRORS, ErrorBody
+from services.floor import read as floor_read
 
 router = APIRouter(tags=["kanban"])
 
@@ -18,7 +19,7 @@ router = APIRouter(tags=["kanban"])
     "/factories/{factory}/lines/{line}/orders",
     summary="The line's work orders as cards: queued, running, done",
     description="The line's work orders from its `order` events, newest start first, at most "
-    f"{kanban_store.ORDERS_LIMIT}. An order is `queued` while its start is after now, `done` "
+    f"{floor_read.ORDERS_LIMIT}. An order is `queued` while its start is after now, `done` "
     "once its end is at or before now, else `running`. `good_count` is that of `station`: the "
     "line's `constraint_station`, else the station with the most good parts in the order "
     "(ties: first by name), as in the line status.",
@@ -32,7 +33,7 @@ async def list_orders(
     if row is None:
         raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
     settings = row.settings_or_defaults()
-    orders = await kanban_store.line_orders(pool, scope=caller.scope, factory=factory, line=line)
+    orders = await floor_read.line_orders(pool, scope=caller.scope, factory=factory, line=line)
     return OrderCardList(
         factory=factory,
         line=line,

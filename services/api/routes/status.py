@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException
 from kanban.performance import recent_window
 from kanban.status import line_status
 from schemas.floor_state import LineStatus
-from services.api import floor_store, store
+from services.api import floor_status, store
 from services.api.auth import FloorReader
 from services.api.deps import Database, FactoryPath, LinePath, Now
 from services.api.models import ERRORS, ErrorBody
@@ -66,7 +66,7 @@ async def get_line_status(
     row = await store.get_line(pool, scope=caller.scope, factory=factory, line=line)
     if row is None:
         raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
-    floor = await floor_store.read_floor(
+    floor = await floor_status.read_floor(
         pool,
         scope=caller.scope,
         factory=factory,

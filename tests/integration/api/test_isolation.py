@@ -27,7 +27,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from schemas.line_settings import LineSettings
 from services.api import (
     figures,
-    floor_store,
+    floor_status,
     intervals,
     kanban_store,
     store,
@@ -35,6 +35,7 @@ from services.api import (
 from services.api.scope import OutOfScope, Scope
 from services.api.tokens import Role
 from services.efficiency import read as efficiency_read
+from services.floor import read as floor_read
 from services.stack.embedded.stack import Endpoints
 from tests.integration.api.support import AUTH, NOW, a_factory
 from tests.integration.api.tokens_support import (
@@ -201,7 +202,7 @@ async def test_a_token_of_several_factories_sees_each_of_them(
 # --- The data layer on its own ----------------------------------------------------------------
 
 DATA_MODULES: list[ModuleType] = [
-    store, floor_store, kanban_store, intervals, figures, efficiency_read
+    store, floor_status, kanban_store, intervals, figures, efficiency_read, floor_read
 ]  # fmt: skip
 
 
