@@ -62,7 +62,8 @@ from services.runtime.handler import BatchResult
 
 log = logging.getLogger(f"floorstream.{__name__}")
 
-Window = tuple[datetime, datetime]
+Refold = tuple[datetime, datetime]
+"""The minutes of a station to fold again: ``[start, end)``, whole minutes."""
 Span = tuple[datetime, datetime]  # the earliest and the latest ts of a batch's new events
 
 _MINUTE = timedelta(minutes=1)
@@ -89,7 +90,7 @@ def _ceil(ts: datetime) -> datetime:
 
 
 def _merge(
-    windows: dict[StationKey, Window], key: StationKey, start: datetime, end: datetime
+    windows: dict[StationKey, Refold], key: StationKey, start: datetime, end: datetime
 ) -> None:
     if key in windows:
         old_start, old_end = windows[key]
@@ -183,7 +184,7 @@ async def _touched(
     events: list[Event],
     thresholds: dict[LineKey, float],
     silenced: dict[StationKey, set[store.Silence]],
-) -> tuple[dict[StationKey, Window], dict[StationKey, Window]]:
+) -> tuple[dict[StationKey, Refold], dict[StationKey, Refold]]:
     """Step 3: per station, the whole minutes the new events can change: ``(refold, added)``,
     the windows to fold again and, apart, those of stations with nothing but new production.
 
@@ -195,7 +196,7 @@ async def _touched(
     than its minutes folded again from all their production. Unless an ``event_id`` came twice
     in the batch: then which copy was stored is the database's to say, and a fold reads it."""
     machine, made, orders = _spans(events)
-    windows: dict[StationKey, Window] = {}
+    windows: dict[StationKey, Refold] = {}
 
     def margin(line: LineKey) -> timedelta:
         return timedelta(seconds=max(thresholds.get(line, 0.0), DEFAULT_STARTUP_WINDOW_S))
@@ -219,7 +220,7 @@ async def _touched(
         for low, high in changed:
             _merge(windows, key, _floor(low - wide), _ceil(high + wide) + _MINUTE)
     twice = _repeated(events)
-    added: dict[StationKey, Window] = {}
+    added: dict[StationKey, Refold] = {}
     for key, (first, last) in made.items():
         if key in windows or key in twice:
             _merge(windows, key, _floor(first), _floor(last) + _MINUTE)
@@ -241,7 +242,7 @@ def _repeated(events: list[Event]) -> set[StationKey]:
 
 
 def _fold_windows(
-    windows: Iterable[tuple[StationKey, Window]], thresholds: dict[LineKey, float]
+    windows: Iterable[tuple[StationKey, Refold]], thresholds: dict[LineKey, float]
 ) -> tuple[list[store.FoldWindow], dict[LineKey, Span]]:
     """The windows with the context they need (`context_bounds`), and per line the span of
     its windows' contexts, whose orders they need."""
@@ -268,10 +269,10 @@ ROUND_MINUTES: Final = 10_000
 the windows' length (a day of 7 stations, or 7 days of one)."""
 
 
-def _pieces(windows: dict[StationKey, Window]) -> Iterator[list[tuple[StationKey, Window]]]:
+def _pieces(windows: dict[StationKey, Refold]) -> Iterator[list[tuple[StationKey, Refold]]]:
     """The windows cut into pieces of at most `PIECE`, grouped into rounds of at most
     `ROUND_MINUTES` minutes (a round has at least one piece)."""
-    round_: list[tuple[StationKey, Window]] = []
+    round_: list[tuple[StationKey, Refold]] = []
     minutes = 0
     for key, (start, end) in windows.items():
         low = start
@@ -289,7 +290,7 @@ def _pieces(windows: dict[StationKey, Window]) -> Iterator[list[tuple[StationKey
 
 
 async def _refold(
-    connection: Any, windows: dict[StationKey, Window], thresholds: dict[LineKey, float]
+    connection: Any, windows: dict[StationKey, Refold], thresholds: dict[LineKey, float]
 ) -> None:
     """Step 4: fold every touched station over its window; replace all their buckets. In
     rounds of bounded size (`_pieces`), a few statements each."""
@@ -297,7 +298,7 @@ async def _refold(
         chosen, spans = _fold_windows(pieces, thresholds)
         inputs = await store.station_inputs(connection, windows=chosen)
         quiet = await store.window_silences(connection, windows=chosen)
-        orders = await store.line_orders(connection, spans=spans)
+        orders = await store.order_events_in_context(connection, spans=spans)
         replaced = [
             store.Replacement(
                 w.factory,
@@ -324,7 +325,7 @@ async def _refold(
 async def _add_production(
     connection: Any,
     events: list[Event],
-    added: dict[StationKey, Window],
+    added: dict[StationKey, Refold],
     thresholds: dict[LineKey, float],
 ) -> None:
     """Step 4b: add the new production of the stations that had nothing else new to their
@@ -334,7 +335,7 @@ async def _add_production(
         return
     chosen, spans = _fold_windows(added.items(), thresholds)
     inputs = await store.station_inputs(connection, windows=chosen, production=False)
-    orders = await store.line_orders(connection, spans=spans)
+    orders = await store.order_events_in_context(connection, spans=spans)
     made: dict[StationKey, list[ProductionEvent]] = {key: [] for key in added}
     for event in events:
         if event.kind is Kind.PRODUCTION:

@@ -29,10 +29,10 @@ from services.efficiency.core import Interval
 from services.efficiency.store import BUCKET_COLUMNS
 from services.runtime.database import Connection
 
-__all__ = ["HOUR", "Window", "ceil_hour", "floor_hour", "refresh_hours", "split"]
+__all__ = ["HOUR", "StationWindow", "ceil_hour", "floor_hour", "refresh_hours", "split"]
 
 
-Window = tuple[str, str, str, datetime, datetime]
+StationWindow = tuple[str, str, str, datetime, datetime]
 """``(factory, line, station, start, end)``: minutes of a station replaced over [start, end)."""
 
 HOUR: Final = timedelta(hours=1)
@@ -64,13 +64,13 @@ def split(intervals: Iterable[Interval]) -> tuple[list[Interval], list[Interval]
     return hours, edges
 
 
-def _hour_windows(windows: Iterable[Window]) -> list[Window]:
+def _hour_windows(windows: Iterable[StationWindow]) -> list[StationWindow]:
     """The windows widened to whole UTC hours, merged per station (overlapping or touching)."""
     spans: dict[tuple[str, str, str], list[Interval]] = defaultdict(list)
     for factory, line, station, start, end in windows:
         if start < end:
             spans[(factory, line, station)].append((floor_hour(start), ceil_hour(end)))
-    merged: list[Window] = []
+    merged: list[StationWindow] = []
     for key, found in spans.items():
         found.sort()
         low, high = found[0]
@@ -130,7 +130,7 @@ ON CONFLICT (factory, line, station, hour) DO UPDATE SET
 """  # noqa: S608 - built from constant column names
 
 
-async def refresh_hours(connection: Connection, *, windows: Iterable[Window]) -> None:
+async def refresh_hours(connection: Connection, *, windows: Iterable[StationWindow]) -> None:
     """Recompute, from ``minute_bucket``, the stations' hour rows of every UTC hour that
     overlaps their window; one statement for all the windows. Call it in the transaction that
     replaced those minutes, after the last replacement."""

@@ -387,7 +387,7 @@ async def station_inputs(
     return found
 
 
-_LINE_ORDERS = """
+_ORDER_EVENTS_IN_CONTEXT = """
 SELECT w.i, e.event_id, e.ts, e.action, e.order_id, e.ideal_cycle_time_s
 FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
     WITH ORDINALITY AS w(f, l, since, until, i)
@@ -402,7 +402,7 @@ CROSS JOIN LATERAL (
 """
 
 
-async def line_orders(
+async def order_events_in_context(
     connection: Connection, *, spans: Mapping[LineKey, tuple[datetime, datetime]]
 ) -> dict[LineKey, list[OrderRow]]:
     """Per line with its context ``(since, until)``: its orders up to ``until`` from the last
@@ -414,7 +414,7 @@ async def line_orders(
     if not spans:
         return found
     keys = list(spans)
-    rows = await connection.fetch(_LINE_ORDERS, *_columns(k + spans[k] for k in keys))
+    rows = await connection.fetch(_ORDER_EVENTS_IN_CONTEXT, *_columns(k + spans[k] for k in keys))
     for i, event_id, ts, action, order_id, cycle in rows:
         found[keys[i - 1]].append(OrderRow(event_id, ts, OrderAction(action), order_id, cycle))
     return found

@@ -31,7 +31,7 @@ from services.simulator.line_state import (
 )
 from services.simulator.materials import Stock, initial_stock
 from services.simulator.production import RunPiece
-from services.simulator.shifts import Window
+from services.simulator.shifts import ShiftWindow
 from services.simulator.types import Draft, JsonScalar, Kind
 
 Step = tuple[float, Callable[[], None] | None]
@@ -64,7 +64,7 @@ class LineSim:
         self._pieces: list[RunPiece] = []
         self._first = True
 
-    def run_window(self, window: Window) -> tuple[list[Draft], list[RunPiece], float]:
+    def run_window(self, window: ShiftWindow) -> tuple[list[Draft], list[RunPiece], float]:
         """Simulate ``window``: its events in time order, its run pieces, parts made by its end."""
         self._out, self._pieces = [], []
         self._t = self._t0 = window.start
@@ -81,7 +81,7 @@ class LineSim:
 
     # -- the protocol of a work window ------------------------------------------------------
 
-    def _work(self, window: Window, ready: float | None) -> None:
+    def _work(self, window: ShiftWindow, ready: float | None) -> None:
         # 1. A new crew: the line waits for it unless something else holds it already.
         if ready is not None and (self._stop is None or self._stop.kind == "short_stop"):
             self._hold(Stop("idle", max(1.0, ready - window.start), None, "shift_start"))
@@ -240,7 +240,7 @@ class LineSim:
 
     # -- crew -------------------------------------------------------------------------------
 
-    def _change_crew(self, window: Window) -> float | None:
+    def _change_crew(self, window: ShiftWindow) -> float | None:
         """Check the crews out and in at a shift boundary; when the new crew is ready, if new."""
         if self._crew_shift is not None and window.shift != self._crew_shift:
             for operator in self._p.crew(self._crew_shift):
@@ -254,7 +254,7 @@ class LineSim:
         last = max(self._people(op, "check_in", window, spread) for op in crew)
         return None if self._first else last + self._rng.uniform(*params.CREW_READY_S)
 
-    def _people(self, operator: Operator, action: str, window: Window, spread: float) -> float:
+    def _people(self, operator: Operator, action: str, window: ShiftWindow, spread: float) -> float:
         at = window.start + self._rng.uniform(0.0, min(spread, (window.end - window.start) / 2))
         body: dict[str, JsonScalar] = {
             "action": action,

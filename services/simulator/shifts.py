@@ -1,6 +1,6 @@
 """The shift calendar: the shifts every simulated line works, cut into windows of time.
 
-A line's time is a sequence of :class:`Window` s in its factory's time zone: ``work`` inside a
+A line's time is a sequence of :class:`ShiftWindow` s in its factory's time zone: ``work`` inside a
 shift, ``break`` during a scheduled break, ``off`` between shifts. The line simulation runs its
 machines only in ``work`` windows; everything else is ``planned_stop``.
 """
@@ -51,7 +51,7 @@ SHIFTS: Final = (
 
 
 @dataclass(frozen=True, slots=True)
-class Window:
+class ShiftWindow:
     """``[start, end)`` in POSIX seconds; ``shift`` is the shift it belongs to (None when off)."""
 
     start: float
@@ -64,7 +64,7 @@ def _at(day: date, clock: time, zone: ZoneInfo) -> float:
     return datetime.combine(day, clock, tzinfo=zone).timestamp()
 
 
-def _day_windows(day: date, zone: ZoneInfo, shifts: tuple[Shift, ...]) -> Iterator[Window]:
+def _day_windows(day: date, zone: ZoneInfo, shifts: tuple[Shift, ...]) -> Iterator[ShiftWindow]:
     """The windows of one local day, from its midnight to the next, without gaps."""
     cursor = _at(day, time(0), zone)
     for shift in shifts:
@@ -74,34 +74,34 @@ def _day_windows(day: date, zone: ZoneInfo, shifts: tuple[Shift, ...]) -> Iterat
             marks.append((_at(day, pause.end, zone), "work"))
         first = marks[0][0]
         if first > cursor:
-            yield Window(cursor, first, "off", None)
+            yield ShiftWindow(cursor, first, "off", None)
         ends = [mark for mark, _ in marks[1:]] + [_at(day, shift.end, zone)]
         for (begin, kind), end in zip(marks, ends, strict=True):
-            yield Window(begin, end, kind, shift.name)
+            yield ShiftWindow(begin, end, kind, shift.name)
         cursor = ends[-1]
     midnight = _at(day + timedelta(days=1), time(0), zone)
     if midnight > cursor:
-        yield Window(cursor, midnight, "off", None)
+        yield ShiftWindow(cursor, midnight, "off", None)
 
 
 def calendar_windows(
     zone: ZoneInfo, start: datetime, shifts: tuple[Shift, ...] = SHIFTS
-) -> Iterator[Window]:
+) -> Iterator[ShiftWindow]:
     """The windows from ``start`` on, forever; the first one is cut to begin at ``start``.
 
     Adjacent ``off`` windows (22:00–24:00 and 00:00–06:00) are joined into one.
     """
     origin = start.timestamp()
     day = start.astimezone(zone).date()
-    pending: Window | None = None
+    pending: ShiftWindow | None = None
     while True:
         for window in _day_windows(day, zone, shifts):
             if window.end <= origin:
                 continue
             if window.start < origin:
-                window = Window(origin, window.end, window.kind, window.shift)
+                window = ShiftWindow(origin, window.end, window.kind, window.shift)
             if pending is not None and pending.kind == window.kind == "off":
-                pending = Window(pending.start, window.end, "off", None)
+                pending = ShiftWindow(pending.start, window.end, "off", None)
                 continue
             if pending is not None:
                 yield pending

@@ -15,13 +15,13 @@ from services.simulator.layout import (
     line_profile,
     line_settings_for,
 )
-from services.simulator.shifts import Window, calendar_windows
+from services.simulator.shifts import ShiftWindow, calendar_windows
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def _local(windows: list[Window], zone: ZoneInfo) -> list[tuple[str, str, str, str | None]]:
+def _local(windows: list[ShiftWindow], zone: ZoneInfo) -> list[tuple[str, str, str, str | None]]:
     def hhmm(t: float) -> str:
         return datetime.fromtimestamp(t, zone).strftime("%H:%M")
 
