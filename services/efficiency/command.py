@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from services.runtime.database import open_database
 from services.runtime.kafka_topics import ensure_topics_when_reachable
-from services.runtime.ops_server import NotReady, Readiness, process_registry, serve_ops
+from services.runtime.ops_server import NotReady, Readiness, serve_with_ops
 from services.runtime.options import add_log_format, settings_with
 from services.runtime.service import run_service
 from services.runtime.settings import ProcessorSettings
@@ -82,11 +82,12 @@ async def serve(
     """The processors' wiring point: the operations port, database (migrated), topics, then
     both consumer loops, sharing the pool; an error in either cancels the other and fails the
     process."""
-    registry = registry if registry is not None else process_registry()
-    readiness = Readiness("database", "kafka")
-    port = settings.metrics_port or None
-    async with serve_ops(registry, readiness, host=settings.metrics_host, port=port):
-        await _serve(settings, stop, registry, readiness)
+    await serve_with_ops(
+        settings,
+        ("database", "kafka"),
+        lambda metrics, readiness: _serve(settings, stop, metrics, readiness),
+        registry=registry,
+    )
 
 
 async def _serve(

@@ -15,7 +15,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from services.runtime.ops_server import NotReady, Readiness, process_registry, serve_ops
+from services.runtime.ops_server import NotReady, Readiness, serve_with_ops
 from services.runtime.options import add_log_format, settings_with
 from services.runtime.outage import Outage
 from services.runtime.service import run_service
@@ -63,11 +63,12 @@ async def serve(
     settings: GatewaySettings, stop: asyncio.Event, *, registry: CollectorRegistry | None = None
 ) -> None:
     """Open the gateway's resources, run it until ``stop``, close them in reverse."""
-    registry = registry if registry is not None else process_registry()
-    readiness = Readiness("kafka", "mqtt")
-    port = settings.metrics_port or None
-    async with serve_ops(registry, readiness, host=settings.metrics_host, port=port):
-        await _serve(settings, stop, registry, readiness)
+    await serve_with_ops(
+        settings,
+        ("kafka", "mqtt"),
+        lambda metrics, readiness: _serve(settings, stop, metrics, readiness),
+        registry=registry,
+    )
 
 
 async def _serve(

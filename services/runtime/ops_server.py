@@ -18,8 +18,8 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
+from typing import Any, Protocol
 
 import uvicorn
 from prometheus_client import (
@@ -203,3 +203,35 @@ def process_registry() -> CollectorRegistry:
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     return registry
+
+
+class OpsSettings(Protocol):
+    """Where a service serves its operations port (``FLOORSTREAM_METRICS_*``)."""
+
+    @property
+    def metrics_host(self) -> str: ...
+
+    @property
+    def metrics_port(self) -> int: ...
+
+
+ServiceBody = Callable[[CollectorRegistry, Readiness], Awaitable[None]]
+"""A service's wiring once its operations port is up: it registers its metrics on the registry
+and its checks' probes on the readiness, and returns when the service stops."""
+
+
+async def serve_with_ops(
+    settings: OpsSettings,
+    checks: Sequence[str],
+    body: ServiceBody,
+    *,
+    registry: CollectorRegistry | None = None,
+) -> None:
+    """The skeleton of the gateway and the processor: a registry (the process's own, unless
+    one is given), readiness with ``checks`` pending until ``body`` adds their probes, the
+    operations port served from the start where ``metrics_port`` is set, then ``body``."""
+    registry = registry if registry is not None else process_registry()
+    readiness = Readiness(*checks)
+    port = settings.metrics_port or None
+    async with serve_ops(registry, readiness, host=settings.metrics_host, port=port):
+        await body(registry, readiness)
