@@ -31,7 +31,7 @@ COMMAND_MODULES = (
     "services.runtime.mqtt_command",
     "services.gateway.command",
     "services.gateway.dead_letters",
-    "services.efficiency.command",
+    "services.processor.command",
     "services.api.command",
     "services.api.token_command",
     "services.simulator.command",

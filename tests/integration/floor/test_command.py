@@ -11,8 +11,8 @@ import asyncpg
 import pytest
 
 from schemas import Event, validate_message
-from services.efficiency import command
 from services.floor import processor as floor
+from services.processor import command
 from services.runtime.consumer import Handler, Records
 from services.runtime.poison import RUN_LIMIT, EveryRecordFails
 from services.runtime.settings import ProcessorSettings

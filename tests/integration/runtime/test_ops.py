@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from schemas import Event, validate_message
-from services.efficiency import command
+from services.processor import command
 from services.runtime.settings import ProcessorSettings
 from services.stack.embedded.process import free_port
 from services.stack.embedded.stack import Endpoints
