@@ -56,7 +56,7 @@ class GatewayMetrics:
             ),
             mqtt_connected=Gauge(
                 f"{prefix}_mqtt_connected",
-                "1 while connected to the MQTT broker, else 0",
+                "1 while connected to the MQTT broker with the subscription granted, else 0",
                 registry=registry,
             ),
         )

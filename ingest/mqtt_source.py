@@ -14,7 +14,10 @@
   `_ReadAheadClient` reads up to 64 KiB at once and handles every whole packet in it before
   the next ``select``. Fewer system calls is less time spent waiting for the GIL, which the
   network thread shares with the event loop.
-- On every (re)connect it subscribes again, so it resubscribes after a broker restart.
+- On every (re)connect it subscribes again, so it resubscribes after a broker restart. It
+  counts as connected (readiness, ``floorstream_gateway_mqtt_connected``, the log line
+  "subscribed to") once the broker's SUBACK grants the subscription, not at the CONNACK:
+  before that the broker routes nothing to it. A refused subscription is an outage.
 - A broker that goes away is logged once, summarised at most once a minute while paho retries,
   and once more when it is back (the `OutageLog` passed in); `connected` feeds the gateway's
   readiness.
@@ -137,7 +140,8 @@ class MqttSource:
 
     @property
     def connected(self) -> bool:
-        """Connected and subscribed (set from paho's thread)."""
+        """Connected, and the subscription granted by the broker's SUBACK (set from paho's
+        thread): from then on the broker routes messages to this gateway."""
         return self._connected
 
     def _make_client(self, client_id: str) -> mqtt.Client:
@@ -159,6 +163,7 @@ class MqttSource:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         return client
 
@@ -202,9 +207,22 @@ class MqttSource:
             self._outage.failed(f"refused the connection: {reason}")
             return
         self._session += 1
+        client.subscribe(self._subscription, qos=1)  # connected once the broker grants it
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        refused = [reason for reason in reasons if reason.is_failure]
+        if refused:  # an ACL that does not let the gateway read: it would receive nothing
+            self._outage.failed(f"refused the subscription to {self._subscription}: {refused[0]}")
+            return
         self._metrics.mqtt_connected.set(1)
         self._connected = True
-        client.subscribe(self._subscription, qos=1)
         if self._outage.away:
             self._outage.recovered(f"resubscribed to {self._subscription}")
         elif self._was_connected:  # a clean disconnect, and back

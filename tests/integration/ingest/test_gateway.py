@@ -25,6 +25,20 @@ from tests.support.mqtt import Publisher, forget_session, machine_event
 pytestmark = pytest.mark.integration
 
 
+def _connected(registry: CollectorRegistry) -> float | None:
+    """The gateway's ``mqtt_connected``: 1 once the broker's SUBACK granted its subscription."""
+    return registry.get_sample_value("floorstream_gateway_mqtt_connected")
+
+
+async def _subscribed(registry: CollectorRegistry, task: asyncio.Task[None]) -> None:
+    """Until the gateway has its subscription granted: the broker routes to it what is
+    published from then on."""
+    await wait_for(lambda: _connected(registry) == 1 or task.done(), 30, "the gateway's SUBACK")
+    if task.done():
+        task.result()  # raises what stopped it
+        raise AssertionError("the gateway stopped")
+
+
 def _settings(mqtt_url: str, kafka: str, group: str, client_id: str) -> GatewaySettings:
     return GatewaySettings(
         mqtt_url=mqtt_url,
@@ -46,12 +60,7 @@ async def gateway(
     task = asyncio.create_task(
         serve(_settings(mqtt_url, kafka, group, client_id), stop, registry=registry)
     )
-    await wait_for(
-        lambda: registry.get_sample_value("floorstream_gateway_mqtt_connected") == 1 or task.done(),
-        30,
-        "the gateway to connect",
-    )
-    await asyncio.sleep(0.2)  # the SUBACK follows the CONNACK
+    await _subscribed(registry, task)
     try:
         yield registry
     finally:
@@ -251,24 +260,21 @@ async def test_kafka_away_for_10s_while_publishing_loses_nothing(
 async def test_the_gateway_resubscribes_after_the_mqtt_broker_restarts(
     stack: Endpoints, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    port, factory = free_port(), _factory()
+    port, factory, client_id = free_port(), _factory(), f"gw-{uuid.uuid4().hex[:8]}"
     broker = EmbeddedMqtt(port, tmp_path / "mqtt", log_path=tmp_path / "mqtt.log")
     broker.start()
     try:
-        async with gateway(broker.url, stack.kafka_bootstrap) as registry:
+        async with gateway(broker.url, stack.kafka_bootstrap, client_id=client_id) as registry:
             with Publisher(broker.url) as publisher:
                 publisher.publish_all(
                     [(f"floor/v1/{factory}/l1/s1/machine", machine_event("before"))]
                 )
             broker.stop()
+            await wait_for(lambda: _connected(registry) == 0, 30, "the gateway to see it go")
             broker = EmbeddedMqtt(port, tmp_path / "mqtt", log_path=tmp_path / "mqtt.log")
             broker.start()
-            await wait_for(
-                lambda: registry.get_sample_value("floorstream_gateway_mqtt_connected") == 1,
-                30,
-                "the reconnect",
-            )
-            await asyncio.sleep(0.2)
+            # the subscription granted on the new connection (not just connected again)
+            await wait_for(lambda: _connected(registry) == 1, 30, "the SUBACK after the reconnect")
             with Publisher(broker.url) as publisher:
                 publisher.publish_all(
                     [(f"floor/v1/{factory}/l1/s1/machine", machine_event("after"))]

@@ -50,8 +50,8 @@ async def test_kill_9_mid_stream_loses_nothing(stack: Endpoints, tmp_path: Path)
     log = tmp_path / "gateway.log"
     gateway = _start_gateway(stack, client_id, group, log)
     try:
-        await wait_for(lambda: "subscribed to" in log.read_text(), 30, "the gateway to subscribe")
-        await asyncio.sleep(0.3)
+        # logged once the broker's SUBACK granted the subscription
+        await wait_for(lambda: "subscribed to" in log.read_text(), 30, "the gateway's SUBACK")
         messages = [
             (f"floor/v1/{factory}/l{i % 200}/s1/machine", machine_event(f"e{i}", i))
             for i in range(EVENTS)

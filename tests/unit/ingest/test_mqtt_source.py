@@ -1,13 +1,20 @@
-"""The paho adapter's two departures from plain paho: the batched acknowledgement (the bytes
-paho itself would send, one packet for many) and the read-ahead of the socket."""
+"""The paho adapter's departures from plain paho: the batched acknowledgement (the bytes paho
+itself would send, one packet for many), the read-ahead of the socket, and "connected" meaning
+subscribed."""
 
 from __future__ import annotations
+
+import asyncio
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
+from prometheus_client import CollectorRegistry
 
-from ingest.mqtt_source import _ReadAheadClient, puback_packets
+from ingest.metrics import GatewayMetrics
+from ingest.mqtt_source import MqttSource, _ReadAheadClient, puback_packets
 
 
 @pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5])
@@ -71,3 +78,69 @@ def test_the_read_ahead_client_reads_every_packet_across_any_split() -> None:
     assert received == [(f"floor/v1/f1/l{i}/s1/machine", i + 1) for i in range(300)]
     assert sock.recvs <= 2 * len(segments)  # not two or three per packet
     client._sock = None
+
+
+class _Outage:
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+        self.recoveries = 0
+
+    @property
+    def away(self) -> bool:
+        return bool(self.failures) and self.recoveries == 0
+
+    def failed(self, error: BaseException | str) -> None:
+        self.failures.append(str(error))
+
+    def recovered(self, note: str = "") -> None:
+        self.recoveries += 1
+
+
+def _source(
+    outage: _Outage, loop: asyncio.AbstractEventLoop
+) -> tuple[MqttSource, CollectorRegistry]:
+    registry = CollectorRegistry()
+    source = MqttSource(
+        "127.0.0.1",
+        1883,
+        GatewayMetrics.create(registry),
+        client_id="gw-test",
+        shared_group="floorstream",
+        shared=True,
+        receive_maximum=100,
+        loop=loop,
+        outage=outage,
+    )
+    return source, registry
+
+
+def test_the_gateway_is_connected_once_the_suback_grants_its_subscription() -> None:
+    """Not at the CONNACK: until the SUBACK the broker routes nothing to it, so readiness, the
+    metric and the log line wait for the grant; a refused subscription is an outage."""
+    outage, loop = _Outage(), asyncio.new_event_loop()
+    try:
+        _check_connected_on_suback(outage, loop)
+    finally:
+        loop.close()
+
+
+def _check_connected_on_suback(outage: _Outage, loop: asyncio.AbstractEventLoop) -> None:
+    source, registry = _source(outage, loop)
+    client = source._client
+    granted, refused = (
+        ReasonCode(PacketTypes.SUBACK, "Granted QoS 1"),
+        ReasonCode(PacketTypes.SUBACK, "Not authorized"),
+    )
+    ok = ReasonCode(PacketTypes.CONNACK, "Success")
+    connected = lambda: registry.get_sample_value("floorstream_gateway_mqtt_connected")  # noqa: E731
+
+    source._on_connect(client, None, mqtt.ConnectFlags(False), ok, None)
+    assert not source.connected and connected() == 0
+
+    source._on_subscribe(client, None, 1, [refused], None)
+    assert not source.connected and connected() == 0
+    assert outage.failures == ["refused the subscription to $share/floorstream/floor/v1/#: "
+                               "Not authorized"]  # fmt: skip
+
+    source._on_subscribe(client, None, 2, [granted], None)
+    assert source.connected and connected() == 1 and outage.recoveries == 1
