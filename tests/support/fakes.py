@@ -36,12 +36,13 @@ class FakeSource:
 
 class FakeSink:
     """A `RecordSink` whose records become durable when the test says so (``capacity``: records
-    it takes before `submit` waits for ever)."""
+    it takes before `submit` waits for ever; ``waiting``: submits waiting for room now)."""
 
     def __init__(self, *, capacity: int | None = None) -> None:
         self.records: list[Record] = []
         self._callbacks: list[tuple[Callable[[Sequence[int]], None], int]] = []
         self._room = asyncio.Semaphore(capacity) if capacity else None
+        self.waiting = 0
         self.stopped = False
 
     async def submit(
@@ -49,7 +50,11 @@ class FakeSink:
     ) -> None:
         for position, record in enumerate(records):
             if self._room is not None:
-                await self._room.acquire()
+                self.waiting += 1  # seen by others only while acquire waits: it yields then only
+                try:
+                    await self._room.acquire()
+                finally:
+                    self.waiting -= 1
             self.records.append(record)
             self._callbacks.append((on_durable, position))
 

@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from schemas import EVENTS_TOPIC, Event
 from services.runtime.kafka_topics import ensure_topics
+from tests.support.waiting import wait_for as wait_for  # where the gateway's tests import it
 
 
 async def collect(
@@ -51,14 +52,6 @@ def event_ids(records: list[dict[str, object]]) -> set[str]:
     return {str(record["event_id"]) for record in records}
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 Record = tuple[bytes, bytes, int | None]
 """A record to write: its key, its value and its partition (``None``: the key's)."""
 
@@ -74,6 +67,12 @@ async def topic_holding(
         await admin.create_topics([NewTopic(topic, partitions, 1)])
     finally:
         await admin.close()
+    await append(bootstrap, topic, records)
+    return topic
+
+
+async def append(bootstrap: str, topic: str, records: Sequence[Record]) -> None:
+    """``records`` written onto the end of ``topic`` (which exists), in order, all acknowledged."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
     try:
@@ -84,7 +83,6 @@ async def topic_holding(
         await asyncio.gather(*sent)
     finally:
         await producer.stop()
-    return topic
 
 
 async def publish_to_new_topic(

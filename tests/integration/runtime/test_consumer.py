@@ -22,7 +22,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from services.stack.embedded.kafka import EmbeddedKafka
 from services.stack.embedded.process import free_port
 from services.stack.embedded.stack import Endpoints
-from tests.support.kafka import topic_holding
+from tests.support.kafka import append, topic_holding
 
 pytestmark = pytest.mark.integration
 
@@ -106,8 +106,8 @@ async def test_killed_mid_batch_three_times_every_record_counts_once(
         team.kill(member)  # kill -9, wherever it is
         member = team.start()
     await _wait_applied(stack.database_url, group, RECORDS, timeout=120)
-    await asyncio.sleep(0.5)  # nothing more may come
-    assert await _applied(stack.database_url, group) == (RECORDS, RECORDS)
+    await _caught_up(stack, group, topic, partitions=4)  # nothing more may come
+    assert await _applied(stack.database_url, group) == (RECORDS + 4, RECORDS + 4)  # 4 sentinels
 
 
 async def test_two_members_one_killed_partitions_move_and_count_once(
@@ -121,8 +121,8 @@ async def test_two_members_one_killed_partitions_move_and_count_once(
     await _wait_applied(stack.database_url, group, RECORDS // 4)
     team.kill(first)  # its partitions move to the survivor after the session times out
     await _wait_applied(stack.database_url, group, RECORDS, timeout=120)
-    await asyncio.sleep(0.5)
-    assert await _applied(stack.database_url, group) == (RECORDS, RECORDS)
+    await _caught_up(stack, group, topic, partitions=4)
+    assert await _applied(stack.database_url, group) == (RECORDS + 4, RECORDS + 4)
 
 
 LOST = "is not the one the stored offset"
@@ -186,8 +186,8 @@ async def test_a_restarted_broker_s_new_log_is_read_from_its_start(
         await _produce(kafka.bootstrap, topic, new, partitions=3)
         team.start()
         await _wait_applied(stack.database_url, group, 100 + new_records)
-        await asyncio.sleep(0.5)  # nothing more may come
-        assert await _distinct_values(stack.database_url, group) == (100 + new_records,) * 2
+        await _caught_up(own, group, topic, partitions=3)  # nothing more may come
+        assert await _distinct_values(stack.database_url, group) == (100 + new_records + 3,) * 2
         assert (tmp_path / "consumer.log").read_text().count(LOST) == 3  # once per partition
     finally:
         kafka.stop()
@@ -206,8 +206,8 @@ async def test_a_restart_on_the_same_log_goes_on_where_it_stopped(
     await _produce(stack.kafka_bootstrap, topic, [f"b{i}" for i in range(50)], partitions=3)
     team.start()
     await _wait_applied(stack.database_url, group, 150)
-    await asyncio.sleep(0.5)
-    assert await _distinct_values(stack.database_url, group) == (150, 150)
+    await _caught_up(stack, group, topic, partitions=3)
+    assert await _distinct_values(stack.database_url, group) == (150 + 3, 150 + 3)
     assert LOST not in (tmp_path / "consumer.log").read_text()
 
 
@@ -229,8 +229,8 @@ async def test_a_stored_offset_without_a_mark_beyond_the_log_end_reads_the_new_l
     members.append(team)
     team.start()
     await _wait_applied(stack.database_url, group, 100)
-    await asyncio.sleep(0.5)
-    assert await _applied(stack.database_url, group) == (100, 100)
+    await _caught_up(stack, group, topic, partitions=1)
+    assert await _applied(stack.database_url, group) == (100 + 1, 100 + 1)
     assert (tmp_path / "consumer.log").read_text().count(LOST) == 1
 
 
@@ -239,4 +239,33 @@ async def _wait_applied(url: str, group: str, at_least: int, timeout: float = 60
     while (await _applied(url, group))[0] < at_least:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"fewer than {at_least} records applied in {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+async def _sentinels_applied(url: str, group: str) -> int:
+    connection = await asyncpg.connect(url)
+    try:
+        return int(
+            await connection.fetchval(
+                "SELECT count(*) FROM applied WHERE grp = $1 AND value LIKE 'sentinel-%'", group
+            )
+        )
+    finally:
+        await connection.close()
+
+
+async def _caught_up(stack: Endpoints, group: str, topic: str, *, partitions: int) -> None:
+    """Once every record of the test is applied: one sentinel record more at the end of each
+    partition (value ``sentinel-{partition}``), awaited until all are applied.
+
+    A partition is read in order, so a record of it applied a second time (read again from
+    behind the stored position) is applied before the sentinel behind it: every such
+    duplicate is in the table by then, however slow the consumer, and no fixed wait is needed.
+    """
+    sentinels = [(b"sentinel", f"sentinel-{p}".encode(), p) for p in range(partitions)]
+    await append(stack.kafka_bootstrap, topic, sentinels)
+    deadline = asyncio.get_running_loop().time() + 60
+    while await _sentinels_applied(stack.database_url, group) < partitions:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"the {partitions} sentinels not applied in 60s")
         await asyncio.sleep(0.05)

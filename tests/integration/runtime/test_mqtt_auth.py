@@ -9,7 +9,6 @@ from __future__ import annotations
 import getpass
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from services.runtime.mqtt_credentials import CredentialStore, gateway_secrets
 from services.stack.embedded.mqtt import EmbeddedMqtt, MqttFlavour
 from services.stack.embedded.process import ChildProcess, free_port, port_open
+from tests.support.processes import wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -36,7 +36,6 @@ NOT_AUTHORIZED = 0x87
 NO_SUBSCRIBERS = 0x10  # accepted, delivered to no one
 GATEWAY_FILTER = "$share/floorstream/floor/v1/#"
 WAIT_S = 10.0
-QUIET_S = 0.5  # how long to listen for a message that must not come
 
 
 class Client:
@@ -196,8 +195,9 @@ def test_a_factory_reads_nothing(on: Broker) -> None:
     assert sender.publish("floor/v1/a/l1/s1/machine", b"from-a") == 0
     gateway.wait_for(b"from-a")
     gateway.wait_for(b"from-b")
-    with sender.arrived:
-        sender.arrived.wait_for(lambda: bool(sender.messages), QUIET_S)
+    # Both are through the broker (the gateway has them): a SUBACK asked for now reaches the
+    # sender behind any message the broker sent it. None came.
+    sender.subscribe("floor/v1/a/#")
     assert sender.messages == []
 
 
@@ -295,7 +295,9 @@ def test_a_factory_cannot_take_the_gateways_client_id(broker: Broker) -> None:
     client_id, _ = gateway_secrets(broker.gateway)
     gateway = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     gateway.username_pw_set("floorstream-gateway", broker.gateway)
-    lost = threading.Event()
+    connected, subscribed, lost = threading.Event(), threading.Event(), threading.Event()
+    gateway.on_connect = lambda *args: connected.set()
+    gateway.on_subscribe = lambda *args: subscribed.set()
     gateway.on_disconnect = lambda *args: lost.set()
     gateway.connect("127.0.0.1", broker.port)
     gateway.loop_start()
@@ -303,11 +305,18 @@ def test_a_factory_cannot_take_the_gateways_client_id(broker: Broker) -> None:
         CallbackAPIVersion.VERSION2, client_id="floorstream-gateway", protocol=mqtt.MQTTv5
     )
     intruder.username_pw_set("factory-a", broker.factory_a)
+    answered = threading.Event()
+    intruder.on_connect = lambda *args: answered.set()
     try:
-        time.sleep(QUIET_S)
+        assert connected.wait(WAIT_S), "the gateway got no CONNACK"
         intruder.connect("127.0.0.1", broker.port)
         intruder.loop_start()
-        assert not lost.wait(2 * QUIET_S)
+        assert answered.wait(WAIT_S), "the intruder got no CONNACK"
+        # A broker handing a client id over closes the old connection before it answers the new
+        # one: a SUBACK on the gateway's connection after the intruder's CONNACK shows it open.
+        gateway.subscribe("floor/v1/a/#", qos=1)
+        wait_until(lambda: subscribed.is_set() or lost.is_set(), WAIT_S, "the gateway's SUBACK")
+        assert not lost.is_set()
     finally:
         for client in (intruder, gateway):
             client.disconnect()

@@ -17,7 +17,7 @@ from services.runtime.database import open_database
 from services.runtime.handler import BatchResult
 from services.runtime.poison import RUN_LIMIT, EveryRecordFails
 from services.stack.embedded.stack import Endpoints
-from tests.support.kafka import topic_holding
+from tests.support.kafka import append, topic_holding
 
 pytestmark = pytest.mark.integration
 
@@ -100,13 +100,13 @@ async def _wait_stored(pool: Pool, group: str, task: asyncio.Task[None], total: 
         await asyncio.sleep(0.05)
 
 
-async def _check_exactly_once(pool: Pool, group: str, topic: str) -> None:
+async def _check_exactly_once(pool: Pool, group: str, topic: str, records: int = RECORDS) -> None:
     rows = await pool.fetch(
         "SELECT value, count(*) AS n FROM poison_test_applied WHERE grp = $1 GROUP BY value",
         group,
     )
     applied = {row["value"]: row["n"] for row in rows}
-    good = {f"r{i}" for i in range(RECORDS) if i not in POISON_AT}
+    good = {f"r{i}" for i in range(records) if i not in POISON_AT}
     assert set(applied) == good  # no poison applied, nothing of a rolled-back part left
     assert set(applied.values()) == {1}  # each good record exactly once
     poison = await pool.fetch(
@@ -129,12 +129,14 @@ async def test_poison_records_are_set_aside_and_every_other_record_applied_once(
     stop, task = _member(stack, pool, group, topic, _inserting(group))
     try:
         await _wait_stored(pool, group, task, RECORDS)  # the offsets are at the end
-        await asyncio.sleep(0.3)
-        assert not task.done()  # still consuming
+        # still consuming: a good record more, after the poison, is applied too
+        await append(stack.kafka_bootstrap, topic, [(b"one-more", f"r{RECORDS}".encode(), 0)])
+        await _wait_stored(pool, group, task, RECORDS + 1)
+        assert not task.done()
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
-    await _check_exactly_once(pool, group, topic)
+    await _check_exactly_once(pool, group, topic, RECORDS + 1)
     logged = [r for r in caplog.records if "poison record skipped" in r.getMessage()]
     assert len(logged) == len(POISON_AT)  # once each, at error level
     assert {r.levelname for r in logged} == {"ERROR"}

@@ -113,10 +113,12 @@ async def test_replicas_purging_at_once_agree(pool: Pool) -> None:
         )
         for _ in range(3)
     ]
-    for _ in range(100):
-        if await _ids(pool, "station_event") == {"keep"}:
-            break
-        await asyncio.sleep(0.05)
-    stop.set()
-    await asyncio.gather(*loops)
+    try:
+        deadline = asyncio.get_running_loop().time() + 60  # a deadline only
+        while await _ids(pool, "station_event") != {"keep"} and not any(t.done() for t in loops):
+            assert asyncio.get_running_loop().time() < deadline, "not purged in 60s"
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.gather(*loops)
     assert await _ids(pool, "station_event") == {"keep"}

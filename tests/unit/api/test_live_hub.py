@@ -10,6 +10,8 @@ import pytest
 
 from services.api.live import CHANNEL, LiveHub, Subscription, notify_changed
 
+WAIT_S = 30  # a deadline only: each wait ends as soon as what it waits on is done
+
 
 class FakeListenConnection:
     """A LISTEN connection the test drives: it delivers notifications and dies on demand."""
@@ -54,14 +56,15 @@ class FakeDatabase:
 
 
 class Naps:
-    """A `sleep` that records the delays asked for and lets time pass instantly."""
+    """A `sleep` that records the delays asked for and lets time pass instantly (the hub's
+    clock, injected: no test waits on it)."""
 
     def __init__(self) -> None:
         self.delays: list[float] = []
 
     async def __call__(self, delay: float) -> None:
         self.delays.append(delay)
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # no time passes; a hub retrying for ever lets the others run
 
 
 def take(subscription: Subscription) -> int:
@@ -118,7 +121,7 @@ async def test_notifications_from_the_database_are_fanned_out() -> None:
     hub = LiveHub(database.connect, sleep=Naps())
     with hub.subscribe("f1", "l1") as screen:
         await hub.start()
-        await asyncio.wait_for(hub.listening.wait(), 2)
+        await asyncio.wait_for(hub.listening.wait(), WAIT_S)
         assert take(screen) == 1  # a (re)connect wakes everyone: notices may have been missed
         database.connections[0].notify("f1/l1")
         database.connections[0].notify("f1/l9")
@@ -132,15 +135,15 @@ async def test_the_listen_connection_is_retried_with_back_off_and_after_a_loss()
     hub = LiveHub(database.connect, retry_min_s=0.5, retry_max_s=3.0, sleep=naps)
     with hub.subscribe("f1", "l1") as screen:
         await hub.start()
-        await asyncio.wait_for(hub.listening.wait(), 2)
+        await asyncio.wait_for(hub.listening.wait(), WAIT_S)
         assert naps.delays == [0.5, 1.0, 2.0, 3.0]
         take(screen)
 
         first = database.connections[0]
         database.connected.clear()
         first.on_termination[0](first)  # the server went away
-        await asyncio.wait_for(database.connected.wait(), 2)
-        await asyncio.wait_for(hub.listening.wait(), 2)
+        await asyncio.wait_for(database.connected.wait(), WAIT_S)
+        await asyncio.wait_for(hub.listening.wait(), WAIT_S)
         assert len(database.connections) == 2
         assert first.closed
         assert naps.delays[-1] == 0.5  # the back-off starts over after a good connection
@@ -156,7 +159,7 @@ async def test_stopping_ends_every_feed() -> None:
     with hub.subscribe("f1", "l1") as screen:
         waiting = asyncio.create_task(screen.changed())
         await hub.stop()
-        assert await asyncio.wait_for(waiting, 2) is False
+        assert await asyncio.wait_for(waiting, WAIT_S) is False
 
 
 class RecordingConnection:
