@@ -8,7 +8,8 @@ Modules, from the core out:
 - ``heartbeat``: a station that makes nothing repeats its machine state now and then;
 - ``model``: the whole factory as one event stream (``simulate``), pure and deterministic;
 - ``clock``, ``runner``: simulated against wall time, and the publishing loop;
-- ``mqtt_url``, ``publisher``: the MQTT edge (paho-mqtt, QoS 1, bounded in flight);
+- ``publisher``: the MQTT edge (paho-mqtt, QoS 1, bounded in flight; its URL parsed by
+  `services.runtime.mqtt_url`);
 - ``service``, ``command``: the wiring point and ``floorstream simulate``.
 """
 

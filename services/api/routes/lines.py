@@ -77,7 +77,15 @@ async def list_lines(
     description=_PUT_DESCRIPTION,
     responses={
         **ERRORS,
-        400: {"model": ErrorBody, "description": "The body cannot be read as JSON."},
+        400: {
+            "model": ErrorBody,
+            "description": "The body cannot be decoded at all (not UTF-8; code bad_request).",
+        },
+        422: {
+            "model": ErrorBody,
+            "description": "A setting is invalid or unknown, or the body is not JSON "
+            "(code invalid_request, the message naming the field).",
+        },
         404: {"model": ErrorBody, "description": "The factory is not one of the token's."},
         413: {"model": ErrorBody, "description": "The body is over 64 KiB."},
     },
