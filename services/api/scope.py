@@ -1,14 +1,14 @@
 """Which factories a caller may touch: the scope every data-access function of the API takes.
 
 Isolation lives in the data layer, not only in the routes: each data-access function of the
-API (`store`, `floor_status`, `kanban_store`, `intervals`, `figures`, and the processors'
-read modules `services.efficiency.read` and `services.floor.read`) takes a keyword-only
-``scope``. A function of one factory refuses a factory outside it with `OutOfScope` before any
-statement runs; a function over many factories (the list of lines) filters in SQL with
-`Scope.sql` (``$n::text[] IS NULL OR factory = ANY($n)``). So a route that forgot its own
-check still could not read or write another tenant's rows. The API answers `OutOfScope` as
-404, the same answer as for a factory that does not exist: a token learns nothing of the
-factories it may not see.
+API (`store`, `floor_status`, `intervals`, `figures`, and the processors' modules
+`services.efficiency.read`, `services.floor.read` and `services.floor.card_advance`) takes a
+keyword-only ``scope``. A function of one factory refuses a factory outside it with
+`OutOfScope` before any statement runs; a function over many factories (the list of lines)
+filters in SQL with `Scope.sql` (``$n::text[] IS NULL OR factory = ANY($n)``). So a route that
+forgot its own check still could not read or write another tenant's rows. The API answers
+`OutOfScope` as 404, the same answer as for a factory that does not exist: a token learns
+nothing of the factories it may not see.
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ from typing import Annotated, Final, Literal
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from schemas.kanban import CardList, KanbanCard
-from services.api import kanban_store
 from services.api.auth import CardMover, FloorReader
 from services.api.deps import Database, FactoryPath, Now
 from services.api.models import ERRORS, ErrorBody
+from services.floor import card_advance
 from services.floor import read as floor_read
 
 router = APIRouter(tags=["kanban"])
@@ -69,12 +69,12 @@ async def list_cards(
 async def advance_card(
     factory: FactoryPath, card_id: CardId, caller: CardMover, pool: Database, now: Now
 ) -> KanbanCard:
-    moved = await kanban_store.advance_card(
+    moved = await card_advance.advance_card(
         pool, scope=caller.scope, factory=factory, card_id=card_id, now=now
     )
     if moved is None:
         raise HTTPException(404, f"no kanban card {card_id} in factory {factory!r}")
-    if isinstance(moved, kanban_store.Stuck):
+    if isinstance(moved, card_advance.Stuck):
         hint = " (a `replenished` material event closes it)" if moved.status == "delivered" else ""
         raise HTTPException(
             409, f"kanban card {card_id} is {moved.status}: it cannot advance{hint}"

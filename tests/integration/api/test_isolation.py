@@ -29,12 +29,12 @@ from services.api import (
     figures,
     floor_status,
     intervals,
-    kanban_store,
     store,
 )
 from services.api.scope import OutOfScope, Scope
 from services.api.tokens import Role
 from services.efficiency import read as efficiency_read
+from services.floor import card_advance
 from services.floor import read as floor_read
 from services.stack.embedded.stack import Endpoints
 from tests.integration.api.support import AUTH, NOW, a_factory
@@ -202,7 +202,7 @@ async def test_a_token_of_several_factories_sees_each_of_them(
 # --- The data layer on its own ----------------------------------------------------------------
 
 DATA_MODULES: list[ModuleType] = [
-    store, floor_status, kanban_store, intervals, figures, efficiency_read, floor_read
+    store, floor_status, intervals, figures, efficiency_read, floor_read, card_advance
 ]  # fmt: skip
 
 

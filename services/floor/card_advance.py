@@ -1,8 +1,9 @@
-"""The one write of the kanban calls: a card advanced by a scanner or a board's button.
+"""A kanban card advanced by a person: a scanner or a board's button, through the API.
 
-The cards are the floor-state processor's (``kanban_card``, raised and closed by it); they are
-read through its read module, `services.floor.read`. Takes the caller's ``scope`` and refuses
-a factory outside it before any statement."""
+The cards are the floor-state processor's (``kanban_card``): it raises and closes them
+(`cards`), a person moves them on between (here), and the API reads them through `read`; so
+every write of the table is in this package. Takes the caller's ``scope`` and refuses a
+factory outside it before any statement."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from asyncpg import Pool
 
 from kanban.replenishment import next_status
 from schemas.kanban import KanbanCard
-from services.api.scope import Scope
 from services.floor import read as floor_read
 from services.runtime.board_push import notify_changed
+from services.runtime.database import Scope
 
 __all__ = ["Stuck", "advance_card"]
 
