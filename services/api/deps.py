@@ -8,11 +8,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from asyncpg import Pool
-from fastapi import Depends, Path, Request
+from fastapi import Depends, HTTPException, Path, Request
 from pydantic import AwareDatetime, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from schemas.types import SEGMENT_PATTERN
+from services.api import store
+from services.api.scope import Scope
 
 
 def database(request: Request) -> Pool:
@@ -70,3 +72,12 @@ def _rfc3339(value: Any) -> Any:
 
 Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 """An instant in a query: RFC 3339 with an offset (``Z`` or ``±HH:MM``)."""
+
+
+async def known_line(pool: Pool, *, scope: Scope, factory: str, line: str) -> store.LineRow:
+    """The line as stored; 404 where it is not known (neither set with ``PUT`` nor seen in an
+    event), or its factory is not one of ``scope``'s, the same answer."""
+    row = await store.get_line(pool, scope=scope, factory=factory, line=line)
+    if row is None:
+        raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
+    return row

@@ -23,9 +23,9 @@ from schemas.manager import (
     StationDowntime,
     StationTimeline,
 )
-from services.api import intervals, store
+from services.api import intervals
 from services.api.auth import FloorReader, Principal
-from services.api.deps import Database, FactoryPath, LinePath, Now
+from services.api.deps import Database, FactoryPath, LinePath, Now, known_line
 from services.api.models import ERRORS, ErrorBody
 from services.api.ranges import RANGE_RULES, End, Start, require_range
 from services.efficiency.core import Interval, scheduled_intervals
@@ -85,11 +85,32 @@ _NOT_FOUND: Final[dict[int | str, dict[str, Any]]] = {
 }
 
 
-async def _line_settings(pool: Pool, caller: Principal, factory: str, line: str) -> LineSettings:
-    row = await store.get_line(pool, scope=caller.scope, factory=factory, line=line)
-    if row is None:
-        raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
-    return row.settings_or_defaults()
+async def _line_spans(
+    pool: Pool,
+    caller: Principal,
+    factory: str,
+    line: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> tuple[LineSettings, list[intervals.StateSpan]]:
+    """The line's settings (404 for a line not known) and its state intervals over the range
+    under them."""
+    settings = (
+        await known_line(pool, scope=caller.scope, factory=factory, line=line)
+    ).settings_or_defaults()
+    spans = await intervals.line_spans(
+        pool,
+        scope=caller.scope,
+        factory=factory,
+        line=line,
+        start=start,
+        end=end,
+        now=now,
+        small_stop_threshold_s=settings.small_stop_threshold_s,
+        stale_after_s=settings.stale_after_s,
+    )
+    return settings, spans
 
 
 def _counted_time(settings: LineSettings, start: datetime, end: datetime) -> list[Interval]:
@@ -124,18 +145,7 @@ async def get_line_downtime(
     now: Now,
 ) -> LineDowntime:
     require_range(start, end)
-    settings = await _line_settings(pool, caller, factory, line)
-    spans = await intervals.line_spans(
-        pool,
-        scope=caller.scope,
-        factory=factory,
-        line=line,
-        start=start,
-        end=end,
-        now=now,
-        small_stop_threshold_s=settings.small_stop_threshold_s,
-        stale_after_s=settings.stale_after_s,
-    )
+    settings, spans = await _line_spans(pool, caller, factory, line, start, end, now)
     split = intervals.stops(spans, _counted_time(settings, start, end))
     ranked = intervals.pareto(split.counted)
     return LineDowntime(
@@ -178,18 +188,7 @@ async def get_line_timeline(
     now: Now,
 ) -> LineTimeline:
     require_range(start, end)
-    settings = await _line_settings(pool, caller, factory, line)
-    spans = await intervals.line_spans(
-        pool,
-        scope=caller.scope,
-        factory=factory,
-        line=line,
-        start=start,
-        end=end,
-        now=now,
-        small_stop_threshold_s=settings.small_stop_threshold_s,
-        stale_after_s=settings.stale_after_s,
-    )
+    _, spans = await _line_spans(pool, caller, factory, line, start, end, now)
     if len(spans) > MAX_INTERVALS:
         raise HTTPException(
             422,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Final
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
 from schemas.efficiency import EfficiencyPeriod, LineEfficiency
-from services.api import figures, store
+from services.api import figures
 from services.api.auth import FloorReader
-from services.api.deps import Database, FactoryPath, LinePath, Now
+from services.api.deps import Database, FactoryPath, LinePath, Now, known_line
 from services.api.models import ERRORS, ErrorBody
 from services.api.ranges import RANGE_RULES, End, Start, require_range
 from services.efficiency.core import Granularity
@@ -67,9 +67,7 @@ async def get_line_efficiency(
     ] = None,
 ) -> LineEfficiency:
     require_range(start, end)
-    row = await store.get_line(pool, scope=caller.scope, factory=factory, line=line)
-    if row is None:
-        raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
+    row = await known_line(pool, scope=caller.scope, factory=factory, line=line)
     settings = row.settings_or_defaults()
     found = await figures.line_figures(
         pool,

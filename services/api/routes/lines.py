@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body
 
 from schemas.line_settings import LineSettings
 from services.api import store
 from services.api.auth import LineLister, SettingsReader, SettingsWriter
-from services.api.deps import Database, FactoryPath, LinePath
+from services.api.deps import Database, FactoryPath, LinePath, known_line
 from services.api.limits import MAX_BODY_BYTES
 from services.api.models import (
     ERRORS,
@@ -123,7 +123,5 @@ async def put_line_settings(
 async def get_line(
     factory: FactoryPath, line: LinePath, caller: SettingsReader, pool: Database
 ) -> Line:
-    row = await store.get_line(pool, scope=caller.scope, factory=factory, line=line)
-    if row is None:
-        raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
+    row = await known_line(pool, scope=caller.scope, factory=factory, line=line)
     return _line(row)

@@ -22,13 +22,12 @@ from collections.abc import AsyncIterator
 from typing import Final
 
 import anyio
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
-from services.api import store
 from services.api.auth import FloorReader
-from services.api.deps import Database, FactoryPath, LinePath
+from services.api.deps import Database, FactoryPath, LinePath, known_line
 from services.api.feeds import FeedLimit
 from services.api.live import LiveHub, Subscription, line_key
 from services.runtime.settings import ApiSettings
@@ -61,8 +60,7 @@ def heartbeat(key: str, heartbeat_s: float) -> ServerSentEvent:
 async def line_live(
     factory: FactoryPath, line: LinePath, caller: FloorReader, pool: Database, request: Request
 ) -> EventSourceResponse:
-    if await store.get_line(pool, scope=caller.scope, factory=factory, line=line) is None:
-        raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
+    await known_line(pool, scope=caller.scope, factory=factory, line=line)
     feeds: FeedLimit = request.app.state.feeds
     lease = feeds.take(caller.token_id)
     hub: LiveHub = request.app.state.live

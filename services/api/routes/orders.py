@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 
 from kanban.order_cards import order_card
 from schemas.kanban import OrderCardList
-from services.api import store
 from services.api.auth import FloorReader
-from services.api.deps import Database, FactoryPath, LinePath, Now
+from services.api.deps import Database, FactoryPath, LinePath, Now, known_line
 from services.api.models import ERRORS, ErrorBody
 from services.floor import read as floor_read
 
@@ -29,9 +28,7 @@ router = APIRouter(tags=["kanban"])
 async def list_orders(
     factory: FactoryPath, line: LinePath, caller: FloorReader, pool: Database, now: Now
 ) -> OrderCardList:
-    row = await store.get_line(pool, scope=caller.scope, factory=factory, line=line)
-    if row is None:
-        raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
+    row = await known_line(pool, scope=caller.scope, factory=factory, line=line)
     settings = row.settings_or_defaults()
     orders = await floor_read.line_orders(pool, scope=caller.scope, factory=factory, line=line)
     return OrderCardList(

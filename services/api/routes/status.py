@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Final
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 
 from kanban.performance import recent_window
 from kanban.status import line_status
 from schemas.floor_state import LineStatus
-from services.api import floor_status, store
+from services.api import floor_status
 from services.api.auth import FloorReader
-from services.api.deps import Database, FactoryPath, LinePath, Now
+from services.api.deps import Database, FactoryPath, LinePath, Now, known_line
 from services.api.models import ERRORS, ErrorBody
 
 router = APIRouter(tags=["status"])
@@ -63,9 +63,7 @@ while running with a good part made and parts remaining (else null).
 async def get_line_status(
     factory: FactoryPath, line: LinePath, caller: FloorReader, pool: Database, now: Now
 ) -> LineStatus:
-    row = await store.get_line(pool, scope=caller.scope, factory=factory, line=line)
-    if row is None:
-        raise HTTPException(404, f"no line {line!r} in factory {factory!r}")
+    row = await known_line(pool, scope=caller.scope, factory=factory, line=line)
     floor = await floor_status.read_floor(
         pool,
         scope=caller.scope,
