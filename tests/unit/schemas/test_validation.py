@@ -153,6 +153,8 @@ INVALID: list[tuple[str, str, bytes, DeadLetterReason]] = [
      R.NOT_JSON),
     ("Infinity", X, encode(material())[:-1] + b', "quantity": Infinity}', R.NOT_JSON),
     ("byte order mark", M, b"\xef\xbb\xbf" + encode(machine()), R.NOT_JSON),
+    ("lone surrogate", M, b'{"event_id": "\\ud800", "ts": "' + TS.encode() + b'", "state": "idle"}',
+     R.NOT_JSON),
     ("array", M, encode([machine()]), R.NOT_OBJECT),
     ("number", M, b"42", R.NOT_OBJECT),
     ("string", M, b'"running"', R.NOT_OBJECT),
