@@ -271,8 +271,9 @@ async def fold_inputs(
         until,
     )
     made = await connection.fetch(
-        "SELECT event_id, ts, good, scrap FROM station_event WHERE factory = $1 AND line = $2"
-        " AND station = $3 AND kind = 'production' AND ts >= $4 AND ts <= $5",
+        "SELECT id::text AS event_id, ts, good, scrap FROM production_report WHERE factory = $1"
+        " AND line = $2 AND station = $3 AND minute >= date_trunc('minute', $4::timestamptz,"
+        " 'UTC') AND minute <= $5 AND ts >= $4 AND ts <= $5",
         factory,
         line,
         station,
@@ -319,7 +320,10 @@ async def heard_silences(
         until,
     )
     heard = await connection.fetchval(
-        f"SELECT max(h.ts) FROM unnest({EVENT_KINDS}) AS k(kind) CROSS JOIN LATERAL ("  # noqa: S608
+        # the latest report up to $4 is the latest strictly before $4 + 1 µs
+        "SELECT greatest(max(h.ts),"  # noqa: S608 - built from constants
+        " production_before($1, $2, $3, $4::timestamptz + interval '1 microsecond'))"
+        f" FROM unnest({EVENT_KINDS}) AS k(kind) CROSS JOIN LATERAL ("
         " SELECT max(e.ts) AS ts FROM station_event e WHERE e.factory = $1 AND e.line = $2"
         " AND e.station = $3 AND e.kind = k.kind AND e.ts <= $4) AS h",
         factory,
@@ -366,15 +370,16 @@ SELECT station, start, "end" FROM station_silence
 WHERE factory = $1 AND line = $2 AND start < $4 AND "end" > $3
 """
 
-# Each station's last event of any kind up to $3: one index probe per station and kind.
-_LAST_HEARD: Final = """
-SELECT s.station, (SELECT max(h.ts) FROM unnest(
-        ARRAY['machine', 'production', 'people', 'material', 'order']) AS k(kind)
+# Each station's last event of any kind up to $3: one index probe per station and kind (for
+# production, of the nearest rows of ``production_minute``).
+_LAST_HEARD: Final = f"""
+SELECT s.station, greatest((SELECT max(h.ts) FROM unnest({EVENT_KINDS}) AS k(kind)
     CROSS JOIN LATERAL (SELECT max(e.ts) AS ts FROM station_event AS e
         WHERE e.factory = $1 AND e.line = $2 AND e.station = s.station
-          AND e.kind = k.kind AND e.ts <= $3) AS h) AS heard
+          AND e.kind = k.kind AND e.ts <= $3) AS h),
+    production_before($1, $2, s.station, $3::timestamptz + interval '1 microsecond')) AS heard
 FROM unnest($4::text[]) AS s(station)
-"""
+"""  # noqa: S608 - built from constants
 
 
 @dataclass(frozen=True, slots=True)

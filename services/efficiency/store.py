@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from hashlib import md5
 from operator import attrgetter
 from typing import Any, Final, NamedTuple
 
@@ -85,7 +86,8 @@ def _row(event: Event) -> tuple[Any, ...]:
 
 
 async def insert_new_events(connection: Connection, *, events: list[Event]) -> set[EventKey]:
-    """Store the events not stored yet; return the keys ``(factory, line, event_id)`` stored now.
+    """Store the events not stored yet, one row each; return the keys ``(factory, line,
+    event_id)`` stored now. Production reports go to `merge_production` instead.
 
     A repeat of an ``event_id`` on a line (a redelivery, a sender's retry) is not stored again.
     """
@@ -101,6 +103,65 @@ async def insert_new_events(connection: Connection, *, events: list[Event]) -> s
         *columns,
     )
     return {(r[0], r[1], r[2]) for r in rows}
+
+
+def event_hash(event_id: str) -> int:
+    """An ``event_id`` as ``production_minute`` holds it: the first 8 bytes of its MD5 as a
+    signed big-endian integer, as migration 0013 computes it in SQL."""
+    digest = md5(event_id.encode(), usedforsecurity=False).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+# The reports whose hash their station and minute's row does not hold yet are appended to it
+# (the row made where there is none) and returned, by their place in the arguments. One
+# line's batches are applied one at a time (its partition's offset row is locked first:
+# `runtime.consumer`), so no other transaction writes these rows meanwhile.
+_MERGE_PRODUCTION: Final = """
+WITH d AS (
+    SELECT f, l, s, date_trunc('minute', ts, 'UTC') AS minute, h,
+           extract(microseconds FROM ts - date_trunc('minute', ts, 'UTC'))::integer AS at_us,
+           good, scrap, i
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[],
+                $6::bigint[], $7::bigint[]) WITH ORDINALITY AS d(f, l, s, ts, h, good, scrap, i)
+), fresh AS (
+    SELECT d.* FROM d LEFT JOIN production_minute AS p
+        ON p.factory = d.f AND p.line = d.l AND p.station = d.s AND p.minute = d.minute
+    WHERE p.ids IS NULL OR d.h <> ALL (p.ids)
+), merged AS (
+    INSERT INTO production_minute AS p (factory, line, station, minute, ids, at_us, good, scrap)
+    SELECT f, l, s, minute, array_agg(h ORDER BY i), array_agg(at_us ORDER BY i),
+           array_agg(good ORDER BY i), array_agg(scrap ORDER BY i)
+    FROM fresh GROUP BY f, l, s, minute
+    ON CONFLICT (factory, line, station, minute) DO UPDATE SET
+        ids = p.ids || EXCLUDED.ids, at_us = p.at_us || EXCLUDED.at_us,
+        good = p.good || EXCLUDED.good, scrap = p.scrap || EXCLUDED.scrap
+)
+SELECT i FROM fresh
+"""
+
+
+async def merge_production(
+    connection: Connection, *, reports: Sequence[ProductionEvent]
+) -> list[ProductionEvent]:
+    """Count each production report into ``production_minute`` unless its station and
+    minute's row holds its ``event_id`` already; return the reports counted now, in order.
+
+    A report's duplicate (a redelivery, a sender's retry) has its station, ``ts`` and
+    ``event_id``, so it is found in that one row however late it comes. ``reports`` must be
+    unique by ``(factory, line, event_id)``. One statement for all."""
+    if not reports:
+        return []
+    rows = await connection.fetch(
+        _MERGE_PRODUCTION,
+        [r.factory for r in reports],
+        [r.line for r in reports],
+        [r.station for r in reports],
+        [r.ts for r in reports],
+        [event_hash(r.event_id) for r in reports],
+        [r.good for r in reports],
+        [r.scrap for r in reports],
+    )
+    return [reports[i - 1] for i in sorted(r[0] for r in rows)]
 
 
 async def register_lines(connection: Connection, *, lines: set[LineKey]) -> None:
@@ -138,13 +199,15 @@ async def line_rules(connection: Connection, *, lines: set[LineKey]) -> dict[Lin
     return {(r["factory"], r["line"]): LineRules(r["t"], r["stale"]) for r in rows}
 
 
-EVENT_KINDS: Final = "ARRAY['machine', 'production', 'people', 'material', 'order']"
+EVENT_KINDS: Final = "ARRAY['machine', 'people', 'material', 'order']"
+"""The kinds ``station_event`` holds (production: ``production_minute``)."""
 
 # Per station with new events in [first, last]: the region (lo, hi) whose gaps they can
 # change, from its event just before `first` (or `first`; not before $7, the retention cutoff)
-# to its event just after `last` (or `last`), one index probe per kind; then its events in the
-# region, their gaps, and those longer than `stale_ms` as silences. Instants are floored to
-# the millisecond, as the OEE core counts them.
+# to its event just after `last` (or `last`), one index probe per kind (production: the rows
+# of `production_minute` nearest); then its events in the region, their gaps, and those
+# longer than `stale_ms` as silences. Instants are floored to the millisecond, as the OEE core
+# counts them.
 _SILENCES: Final = f"""
 WITH w AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],
@@ -152,20 +215,28 @@ WITH w AS (
         WITH ORDINALITY AS w(f, l, s, first, last, stale_ms, i)
 ), b AS (
     SELECT w.*,
-        greatest(coalesce((SELECT max(p.ts) FROM unnest({EVENT_KINDS}) AS k(kind)
+        greatest(coalesce(greatest((SELECT max(p.ts) FROM unnest({EVENT_KINDS}) AS k(kind)
             CROSS JOIN LATERAL (SELECT max(e.ts) AS ts FROM station_event e
                 WHERE e.factory = w.f AND e.line = w.l AND e.station = w.s
-                AND e.kind = k.kind AND e.ts < w.first) AS p), w.first), $7) AS lo,
-        coalesce((SELECT min(n.ts) FROM unnest({EVENT_KINDS}) AS k(kind)
+                AND e.kind = k.kind AND e.ts < w.first) AS p),
+            production_before(w.f, w.l, w.s, w.first)), w.first), $7) AS lo,
+        coalesce(least((SELECT min(n.ts) FROM unnest({EVENT_KINDS}) AS k(kind)
             CROSS JOIN LATERAL (SELECT min(e.ts) AS ts FROM station_event e
                 WHERE e.factory = w.f AND e.line = w.l AND e.station = w.s
-                AND e.kind = k.kind AND e.ts > w.last) AS n), w.last) AS hi
+                AND e.kind = k.kind AND e.ts > w.last) AS n),
+            production_after(w.f, w.l, w.s, w.last)), w.last) AS hi
     FROM w
 ), r AS (
-    SELECT DISTINCT b.i, b.stale_ms, date_trunc('milliseconds', e.ts) AS ts
+    SELECT b.i, b.stale_ms, date_trunc('milliseconds', e.ts) AS ts
     FROM b JOIN station_event e
         ON e.factory = b.f AND e.line = b.l AND e.station = b.s
         AND e.kind = ANY({EVENT_KINDS}) AND e.ts >= b.lo AND e.ts <= b.hi
+    UNION
+    SELECT b.i, b.stale_ms, date_trunc('milliseconds', p.ts)
+    FROM b JOIN production_report p
+        ON p.factory = b.f AND p.line = b.l AND p.station = b.s
+        AND p.minute >= date_trunc('minute', b.lo, 'UTC') AND p.minute <= b.hi
+        AND p.ts >= b.lo AND p.ts <= b.hi
 ), g AS (
     SELECT i, stale_ms, ts, lead(ts) OVER (PARTITION BY i ORDER BY ts) AS next FROM r
 )
@@ -282,10 +353,13 @@ _ORDER_REACH = """
 SELECT w.i,
     (SELECT min(e.ts) FROM station_event e WHERE e.factory = w.f AND e.line = w.l
         AND e.kind = 'order' AND e.ts > w.last) AS next_order,
-    (SELECT max(e.ts) FROM station_event e WHERE e.factory = w.f AND e.line = w.l
-        AND e.kind = 'production') AS last_production,
+    (SELECT max(p.ts) FROM production_report p WHERE p.factory = w.f AND p.line = w.l
+        AND p.minute = (SELECT max(x.minute) FROM production_minute x
+                        WHERE x.factory = w.f AND x.line = w.l)) AS last_production,
     ARRAY(SELECT DISTINCT e.station FROM station_event e WHERE e.factory = w.f
-        AND e.line = w.l AND e.kind IN ('machine', 'production')) AS stations
+          AND e.line = w.l AND e.kind = 'machine'
+          UNION
+          SELECT s.station FROM stations_producing(w.f, w.l) AS s(station)) AS stations
 FROM unnest($1::text[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS w(f, l, last, i)
 """
 
@@ -332,9 +406,8 @@ CROSS JOIN LATERAL (
         AND ts = (SELECT min(ts) FROM station_event WHERE factory = w.f AND line = w.l
                   AND station = w.s AND kind = 'machine' AND ts > w.until)
     UNION ALL
-    SELECT false, event_id, ts, state, reason, good, scrap FROM station_event
-    WHERE factory = w.f AND line = w.l AND station = w.s AND kind = 'production'
-        AND ts >= w.lo AND ts < w.hi
+    SELECT false, id::text, ts, NULL, NULL, good, scrap FROM production_report
+    WHERE factory = w.f AND line = w.l AND station = w.s AND minute >= w.lo AND minute < w.hi
 ) AS e
 """
 

@@ -2,12 +2,13 @@
 
 What is kept for ever: the per-minute figures (``minute_bucket``) and the live floor state
 (``station_state``, ``operator_presence``, ``material_stock``, ``work_order``). What is
-deleted: the raw events the processors re-read (``station_event``, ``floor_event``) older than
-the cutoff, and the silences derived from them (``station_silence``) that end before it, except
-the anchors a fold still needs: per station its latest machine event before
-the cutoff (the state it was in when the retained time begins) and per line its latest order
-event before the cutoff (the order running then). The processors skip events older than the
-cutoff, which could only be folded against deleted neighbours.
+deleted: the raw events the processors re-read (``station_event``, ``production_minute``,
+``floor_event``) older than the cutoff, and the silences derived from them
+(``station_silence``) that end before it, except the anchors a fold still needs: per station
+its latest machine event before the cutoff (the state it was in when the retained time begins)
+and per line its latest order event before the cutoff (the order running then). The
+processors skip events older than the cutoff, which could only be folded against deleted
+neighbours.
 
 Several processor replicas may run this loop; a session advisory lock lets one work at a time.
 """
@@ -51,6 +52,18 @@ DELETE FROM station_event s USING doomed d
 WHERE s.factory = d.factory AND s.line = d.line AND s.event_id = d.event_id
 """
 
+# A row of `production_minute` holds reports of its minute only: all before the cutoff when
+# its minute ends at or before it.
+_PURGE_PRODUCTION: Final = """
+WITH doomed AS (
+    SELECT factory, line, station, minute FROM production_minute
+    WHERE minute <= $1::timestamptz - interval '1 minute' LIMIT $2
+)
+DELETE FROM production_minute p USING doomed d
+WHERE p.factory = d.factory AND p.line = d.line AND p.station = d.station
+  AND p.minute = d.minute
+"""
+
 _PURGE_FLOOR_EVENTS: Final = """
 WITH doomed AS (
     SELECT factory, line, event_id FROM floor_event WHERE ts < $1 LIMIT $2
@@ -79,7 +92,9 @@ async def _purge_once(pool: Pool, *, before: datetime) -> None:
         finally:
             await connection.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     if deleted:
-        log.info("retention: deleted %d raw event(s) before %s", deleted, before.isoformat())
+        log.info(
+            "retention: deleted %d row(s) of raw events before %s", deleted, before.isoformat()
+        )
 
 
 def _deleted(status: str) -> int:
@@ -88,12 +103,18 @@ def _deleted(status: str) -> int:
 
 
 async def purge(pool: Pool, *, before: datetime, batch: int = BATCH) -> int:
-    """Delete the raw events older than ``before`` (anchors kept); return how many went.
+    """Delete the raw events older than ``before`` (anchors kept); return how many rows went
+    (a row of ``production_minute`` holds a station's reports of one minute).
 
     Each batch is its own short transaction, so processors are never held up for long.
     """
     total = 0
-    for statement in (_PURGE_STATION_EVENTS, _PURGE_FLOOR_EVENTS, _PURGE_SILENCES):
+    for statement in (
+        _PURGE_STATION_EVENTS,
+        _PURGE_PRODUCTION,
+        _PURGE_FLOOR_EVENTS,
+        _PURGE_SILENCES,
+    ):
         while True:
             deleted = _deleted(await pool.execute(statement, before, batch))
             total += deleted

@@ -16,25 +16,27 @@ START = datetime(2026, 11, 2, 0, 30, tzinfo=UTC)  # 08:30 in the simulated facto
 HOURS = 1
 
 
-def simulated_hour(factory: str) -> list[Event]:
-    """An hour of one simulated line, renamed to ``factory``, as the gateway would route it."""
+def simulated_hour(factory: str, *, hours: int = HOURS) -> list[Event]:
+    """An hour (or ``hours``) of one simulated line, renamed to ``factory``, as the gateway
+    would route it."""
     sim = simulate(
         SimulationConfig(factories=1, lines=1, seed=7, rate=2.0),
         START,
-        START + timedelta(hours=HOURS),
+        START + timedelta(hours=hours),
     )
     return [validate_message(e.topic.replace("/f1/", f"/{factory}/"), e.encode()) for e in sim]
 
 
 def reference_buckets(
-    events: list[Event], *, stale_after_s: float = 300
+    events: list[Event], *, stale_after_s: float = 300, hours: int = HOURS
 ) -> dict[tuple[str, datetime], MinuteBucket]:
-    """The pure core's buckets of the set of events; silences from every event of a station."""
+    """The pure core's buckets of the set of events (of `simulated_hour` with as many
+    ``hours``); silences from every event of a station."""
     changes = [e for e in events if isinstance(e, MachineEvent)]
     made = [e for e in events if isinstance(e, ProductionEvent)]
     orders = [e for e in events if isinstance(e, OrderEvent)]
     start = START.replace(second=0) - timedelta(hours=1)
-    end = START + timedelta(hours=HOURS + 1)
+    end = START + timedelta(hours=hours + 1)
     reference = {}
     for station in {e.station for e in changes + made}:
         buckets = fold_station(

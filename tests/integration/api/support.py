@@ -14,10 +14,19 @@ import asyncpg
 import httpx
 from pydantic import SecretStr
 
-from schemas import MachinePayload, OrderPayload, ProductionPayload
+from schemas import (
+    Kind,
+    MachinePayload,
+    OrderPayload,
+    ProductionEvent,
+    ProductionPayload,
+    TopicAddress,
+    route,
+)
 from services.api.app import create_app
 from services.efficiency import rollup
 from services.efficiency.core import fold_station, silent_intervals
+from services.efficiency.store import merge_production
 from services.runtime.settings import ApiSettings
 
 TOKEN: Final = "t" * 32
@@ -63,8 +72,8 @@ async def store_station(
     rows: list[tuple[Any, ...]] = []
     for m in changes:
         rows.append((m.event_id, "machine", m.ts, m.state.value, m.reason, None, None))
-    for p in production:
-        rows.append((p.event_id, "production", p.ts, None, None, p.good, p.scrap))
+    reports = [route(p, TopicAddress(factory, line, station, Kind.PRODUCTION)) for p in production]
+    await merge_production(db, reports=[r for r in reports if isinstance(r, ProductionEvent)])
     await db.executemany(
         "INSERT INTO station_event (factory, line, station, event_id, kind, ts, state, reason,"
         " good, scrap) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -87,7 +96,9 @@ async def store_station(
         line,
     )
     heard = await db.fetch(
-        "SELECT ts FROM station_event WHERE factory = $1 AND line = $2 AND station = $3",
+        "SELECT ts FROM station_event WHERE factory = $1 AND line = $2 AND station = $3"
+        " UNION ALL SELECT ts FROM production_report WHERE factory = $1 AND line = $2"
+        " AND station = $3",
         factory,
         line,
         station,

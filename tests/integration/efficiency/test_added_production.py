@@ -19,6 +19,7 @@ import pytest
 
 from schemas import Event, ProductionEvent
 from services.efficiency import processor
+from services.efficiency.store import event_hash
 from services.runtime.database import open_database
 from services.stack.embedded.stack import Endpoints
 from tests.support.buckets import (
@@ -113,9 +114,10 @@ async def test_production_in_order_batches_is_added_not_refolded(stack: Endpoint
 async def test_an_event_id_twice_in_a_batch_with_other_counts_counts_as_stored(
     stack: Endpoints,
 ) -> None:
-    """A sender's bug: one ``event_id``, two reports in one batch. The database keeps one; the
-    buckets count that one, as a fold of the stored events would (and as the first fold of
-    the station's minutes will, so a wrong sum would show only until then)."""
+    """A sender's bug: one ``event_id``, two reports in one batch. The first counts, as a repeat
+    in a later batch would not; the buckets count the one stored, as a fold of the stored events
+    would (and as the first fold of the station's minutes will, so a wrong sum would show only
+    until then)."""
     factory = f"c{uuid.uuid4().hex[:8]}"
     first = next(e for e in simulated_hour(factory) if isinstance(e, ProductionEvent))
     other = first.model_copy(update={"good": first.good + 5, "scrap": first.scrap + 1})
@@ -125,9 +127,9 @@ async def test_an_event_id_twice_in_a_batch_with_other_counts_counts_as_stored(
         connection = await asyncpg.connect(url)
         try:
             kept = await connection.fetchrow(
-                "SELECT good, scrap FROM station_event WHERE factory = $1 AND event_id = $2",
+                "SELECT good, scrap FROM production_report WHERE factory = $1 AND id = $2",
                 factory,
-                first.event_id,
+                event_hash(first.event_id),
             )
         finally:
             await connection.close()

@@ -145,6 +145,7 @@ _FLOOR_TABLES = {
 }
 _EFFICIENCY_TABLES = {
     "station_event": "line, event_id",
+    "production_minute": "line, station, minute",
     "minute_bucket": "line, station, minute",
     "hour_bucket": "line, station, hour",
 }
