@@ -60,6 +60,7 @@ from services.efficiency.core import (
     tally_production,
 )
 from services.efficiency.core.timeline import stale_ms
+from services.efficiency.core.types import to_ms
 from services.runtime import batch_input
 from services.runtime.consumer import Handler, Records
 from services.runtime.handler import BatchResult
@@ -221,10 +222,22 @@ async def _touched(
     def margin(line: LineKey) -> timedelta:
         return timedelta(seconds=max(thresholds.get(line, 0.0), DEFAULT_STARTUP_WINDOW_S))
 
+    def states_margin(line: LineKey) -> timedelta:
+        return timedelta(seconds=thresholds.get(line, 0.0))
+
     around = await store.machine_neighbours(connection, spans=machine)
     for key, (first, last) in machine.items():
-        before, after = around[key]
-        wide = margin(key[:2])
+        before, after, setup, repeats = around[key]
+        if repeats and after is not None and to_ms(after) > to_ms(last):
+            # Each new change repeats the state in force between two known changes (a late
+            # heartbeat): no interval changes. Unless the change after shares the last new
+            # one's millisecond, where the order of the changes at that instant decides.
+            continue
+        # Startup scrap looks back from production to the end of a setup; where no setup is
+        # near, or the new changes only repeat the state in force (a heartbeat, which makes
+        # the time up to it known), no setup's end moves, and only the states change: their
+        # stops are classified within the small-stop threshold of their ends.
+        wide = margin(key[:2]) if setup and not repeats else states_margin(key[:2])
         _merge(
             windows, key, _floor((before or first) - wide), _ceil((after or last) + wide) + _MINUTE
         )
@@ -236,7 +249,7 @@ async def _touched(
         for station in bound.stations:
             _merge(windows, (*line, station), _floor(first - wide), _ceil(end + wide) + _MINUTE)
     for key, changed in silenced.items():  # a stop's length looks across a silence's ends
-        wide = margin(key[:2])
+        wide = states_margin(key[:2])  # a silence is of the states, not of the production
         for low, high in changed:
             _merge(windows, key, _floor(low - wide), _ceil(high + wide) + _MINUTE)
     added: dict[StationKey, Refold] = {}

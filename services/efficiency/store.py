@@ -326,27 +326,53 @@ async def window_silences(
     return found
 
 
+# Per station: its machine change just before `lo` and just after `hi` (one index probe each);
+# whether any of its changes from the one to the other (`lo` and `hi` where there is none) is
+# a setup: only then can changes in between move the end of a setup; and whether all its
+# changes from the one before to `hi` are of one state and reason: then those in between
+# repeat the state in force, and change no interval (a line's heartbeat).
 _NEIGHBOURS = """
-SELECT w.i,
-    (SELECT max(e.ts) FROM station_event e WHERE e.factory = w.f AND e.line = w.l
-        AND e.station = w.s AND e.kind = 'machine' AND e.ts < w.lo) AS before,
-    (SELECT min(e.ts) FROM station_event e WHERE e.factory = w.f AND e.line = w.l
-        AND e.station = w.s AND e.kind = 'machine' AND e.ts > w.hi) AS after
-FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
-    WITH ORDINALITY AS w(f, l, s, lo, hi, i)
+SELECT n.i, n.before, n.after, EXISTS (
+    SELECT 1 FROM station_event e WHERE e.factory = n.f AND e.line = n.l AND e.station = n.s
+        AND e.kind = 'machine' AND e.ts >= coalesce(n.before, n.lo)
+        AND e.ts <= coalesce(n.after, n.hi) AND e.state = 'setup') AS setup,
+    n.before IS NOT NULL AND (
+        SELECT count(DISTINCT e.state || chr(31) || coalesce(e.reason, chr(30)))
+        FROM station_event e WHERE e.factory = n.f AND e.line = n.l AND e.station = n.s
+            AND e.kind = 'machine' AND e.ts >= n.before AND e.ts <= n.hi) = 1 AS repeats
+FROM (
+    SELECT w.*,
+        (SELECT max(e.ts) FROM station_event e WHERE e.factory = w.f AND e.line = w.l
+            AND e.station = w.s AND e.kind = 'machine' AND e.ts < w.lo) AS before,
+        (SELECT min(e.ts) FROM station_event e WHERE e.factory = w.f AND e.line = w.l
+            AND e.station = w.s AND e.kind = 'machine' AND e.ts > w.hi) AS after
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
+        WITH ORDINALITY AS w(f, l, s, lo, hi, i)
+) AS n
 """
+
+
+class Neighbours(NamedTuple):
+    """A station's machine changes around a span (see `machine_neighbours`)."""
+
+    before: datetime | None
+    after: datetime | None
+    setup: bool
+    repeats: bool
 
 
 async def machine_neighbours(
     connection: Connection, *, spans: Mapping[StationKey, tuple[datetime, datetime]]
-) -> dict[StationKey, tuple[datetime | None, datetime | None]]:
+) -> dict[StationKey, Neighbours]:
     """Per station with its span ``(first, last)``: its machine change just before ``first``
-    and the one just after ``last`` (``None``: there is none). One statement for all."""
+    and the one just after ``last`` (``None``: there is none), whether a change from the one
+    to the other is a setup, and whether those up to ``last`` all repeat the one before. One
+    statement for all."""
     if not spans:
         return {}
     keys = list(spans)
     rows = await connection.fetch(_NEIGHBOURS, *_columns(k + spans[k] for k in keys))
-    return {keys[r[0] - 1]: (r[1], r[2]) for r in rows}
+    return {keys[r[0] - 1]: Neighbours(r[1], r[2], r[3], r[4]) for r in rows}
 
 
 _ORDER_REACH = """

@@ -28,7 +28,11 @@ def simulated_hour(factory: str, *, hours: int = HOURS) -> list[Event]:
 
 
 def reference_buckets(
-    events: list[Event], *, stale_after_s: float = 300, hours: int = HOURS
+    events: list[Event],
+    *,
+    stale_after_s: float = 300,
+    hours: int = HOURS,
+    small_stop_threshold_s: float = 0,
 ) -> dict[tuple[str, datetime], MinuteBucket]:
     """The pure core's buckets of the set of events (of `simulated_hour` with as many
     ``hours``); silences from every event of a station."""
@@ -45,7 +49,7 @@ def reference_buckets(
             orders,
             window_start=start,
             window_end=end,
-            small_stop_threshold_s=0,
+            small_stop_threshold_s=small_stop_threshold_s,
             silent=silent_intervals(
                 (e.ts for e in events if e.station == station), stale_after_s=stale_after_s
             ),
