@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
-from schemas import Event, ProductionEvent
+from schemas.records import ProductionRecord, Record
 from schemas.types import Kind, LineKey, StationKey
 from services.efficiency import rollup, store
 from services.efficiency.core import (
@@ -113,15 +113,15 @@ async def apply_batch(
 ) -> BatchResult:
     """Steps 1–5 for one batch, on the batch's connection (inside its transaction)."""
     events, skipped = batch_input.read_events(records, not_before, not_after)  # 1
-    reports: list[ProductionEvent] = []
-    others: list[Event] = []
+    reports: list[ProductionRecord] = []
+    others: list[Record] = []
     for event in _first_of_each(events):
         if event.kind is Kind.PRODUCTION:
             reports.append(event)
         else:
             others.append(event)
     stored = await store.insert_new_events(connection, events=others)  # 2
-    new: list[Event] = [e for e in others if (e.factory, e.line, e.event_id) in stored]
+    new: list[Record] = [e for e in others if (e.factory, e.line, e.event_id) in stored]
     new += await store.merge_production(connection, reports=reports)
     late = sum(1 for e in new if late_before is not None and e.ts < late_before)
     result = BatchResult(
@@ -143,7 +143,7 @@ async def apply_batch(
     return result
 
 
-def _first_of_each(events: list[Event]) -> list[Event]:
+def _first_of_each(events: list[Record]) -> list[Record]:
     """The first of the batch's events with each ``(factory, line, event_id)``: a repeat in the
     batch counts once, as a repeat in a later batch does."""
     seen: set[tuple[str, str, str]] = set()
@@ -157,7 +157,7 @@ def _first_of_each(events: list[Event]) -> list[Event]:
 
 
 def _spans(
-    events: Iterable[Event],
+    events: Iterable[Record],
 ) -> tuple[dict[StationKey, Span], dict[StationKey, Span], dict[LineKey, Span]]:
     """Per station its machine and its production span, per line its order span."""
     machine: dict[StationKey, Span] = {}
@@ -186,7 +186,7 @@ def _widen(spans: dict[_Key, Span], key: _Key, ts: datetime) -> None:
 
 async def _silences(
     connection: Any,
-    events: list[Event],
+    events: list[Record],
     rules: dict[LineKey, store.LineRules],
     not_before: datetime | None,
 ) -> dict[StationKey, set[store.Silence]]:
@@ -203,7 +203,7 @@ async def _silences(
 
 async def _touched(
     connection: Any,
-    events: list[Event],
+    events: list[Record],
     thresholds: dict[LineKey, float],
     silenced: dict[StationKey, set[store.Silence]],
 ) -> tuple[dict[StationKey, Refold], dict[StationKey, Refold]]:
@@ -344,7 +344,7 @@ async def _refold(
 
 async def _add_production(
     connection: Any,
-    events: list[Event],
+    events: list[Record],
     added: dict[StationKey, Refold],
     thresholds: dict[LineKey, float],
 ) -> None:
@@ -356,7 +356,7 @@ async def _add_production(
     chosen, spans = _fold_windows(added.items(), thresholds)
     inputs = await store.station_inputs(connection, windows=chosen, production=False)
     orders = await store.order_events_in_context(connection, spans=spans)
-    made: dict[StationKey, list[ProductionEvent]] = {key: [] for key in added}
+    made: dict[StationKey, list[ProductionRecord]] = {key: [] for key in added}
     for event in events:
         if event.kind is Kind.PRODUCTION:
             found = made.get((event.factory, event.line, event.station))

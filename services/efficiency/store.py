@@ -11,14 +11,14 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from hashlib import md5
 from operator import attrgetter
 from typing import Any, Final, NamedTuple
 
-from schemas import Event, MachineEvent, OrderEvent, ProductionEvent
-from schemas.types import EventKey, LineKey, MachineState, OrderAction, StationKey
+from schemas.records import ProductionRecord, Record
+from schemas.types import EventKey, Kind, LineKey, MachineState, OrderAction, StationKey
 from services.efficiency.core import NOTHING_KNOWN, MinuteBucket
 from services.runtime.database import Connection
+from services.runtime.event_hash import event_hash as event_hash  # re-exported
 
 _COLUMNS = (
     "factory",
@@ -60,13 +60,13 @@ class OrderRow(NamedTuple):
     ideal_cycle_time_s: float | None
 
 
-def _row(event: Event) -> tuple[Any, ...]:
+def _row(event: Record) -> tuple[Any, ...]:
     state = reason = good = scrap = action = order_id = cycle = None
-    if isinstance(event, MachineEvent):
+    if event.kind is Kind.MACHINE:
         state, reason = event.state.value, event.reason
-    elif isinstance(event, ProductionEvent):
+    elif event.kind is Kind.PRODUCTION:
         good, scrap = event.good, event.scrap
-    elif isinstance(event, OrderEvent):
+    elif event.kind is Kind.ORDER:
         action, order_id, cycle = event.action.value, event.order_id, event.ideal_cycle_time_s
     return (
         event.factory,
@@ -85,7 +85,7 @@ def _row(event: Event) -> tuple[Any, ...]:
     )
 
 
-async def insert_new_events(connection: Connection, *, events: list[Event]) -> set[EventKey]:
+async def insert_new_events(connection: Connection, *, events: list[Record]) -> set[EventKey]:
     """Store the events not stored yet, one row each; return the keys ``(factory, line,
     event_id)`` stored now. Production reports go to `merge_production` instead.
 
@@ -103,13 +103,6 @@ async def insert_new_events(connection: Connection, *, events: list[Event]) -> s
         *columns,
     )
     return {(r[0], r[1], r[2]) for r in rows}
-
-
-def event_hash(event_id: str) -> int:
-    """An ``event_id`` as ``production_minute`` holds it: the first 8 bytes of its MD5 as a
-    signed big-endian integer, as migration 0013 computes it in SQL."""
-    digest = md5(event_id.encode(), usedforsecurity=False).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 # The reports whose hash their station and minute's row does not hold yet are appended to it
@@ -141,8 +134,8 @@ SELECT i FROM fresh
 
 
 async def merge_production(
-    connection: Connection, *, reports: Sequence[ProductionEvent]
-) -> list[ProductionEvent]:
+    connection: Connection, *, reports: Sequence[ProductionRecord]
+) -> list[ProductionRecord]:
     """Count each production report into ``production_minute`` unless its station and
     minute's row holds its ``event_id`` already; return the reports counted now, in order.
 

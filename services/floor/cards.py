@@ -23,8 +23,9 @@ from typing import Final
 from pydantic import TypeAdapter, ValidationError
 
 from kanban.replenishment import cards_needed
-from schemas import MaterialAction, MaterialEvent
+from schemas import MaterialAction
 from schemas.line_settings import MaterialKanban
+from schemas.records import MaterialRecord
 from schemas.types import LineKey
 from services.floor.fold import Mark, MaterialKey, Stock, latest_per, mark
 from services.runtime.database import Connection
@@ -52,7 +53,7 @@ _RULES: TypeAdapter[dict[str, MaterialKanban]] = TypeAdapter(dict[str, MaterialK
 async def apply_cards(
     connection: Connection,
     *,
-    events: Collection[MaterialEvent],
+    events: Collection[MaterialRecord],
     stocks: Mapping[MaterialKey, Stock],
 ) -> None:
     """Step 6: after `lock_lines` (shared) on the batch's lines, (a) each material's latest new
@@ -187,7 +188,7 @@ WHERE c.factory = r.factory AND c.line = r.line AND c.material_id = r.material_i
 
 
 async def close_replenished(
-    connection: Connection, *, replenished: Iterable[MaterialEvent]
+    connection: Connection, *, replenished: Iterable[MaterialRecord]
 ) -> None:
     """Close the open cards of each event's material raised before the event (by ts, then
     event_id); one event per material."""

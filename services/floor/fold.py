@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from schemas import Event, Kind, MachineEvent, MaterialAction, MaterialEvent
+from schemas import Kind, MaterialAction
+from schemas.records import MachineRecord, Record
 from schemas.types import EventKey
 
 Mark = tuple[datetime, str]
@@ -23,18 +24,18 @@ Mark = tuple[datetime, str]
 MaterialKey = tuple[str, str, str]
 """``(factory, line, material_id)``."""
 
-E = TypeVar("E", bound=Event)
+E = TypeVar("E", bound=Record)
 K = TypeVar("K", bound=Hashable)
 
 ADDING = frozenset({MaterialAction.LOADED, MaterialAction.REPLENISHED})
 """Material actions whose quantity is added to the latest level."""
 
 
-def mark(event: Event) -> Mark:
+def mark(event: Record) -> Mark:
     return (event.ts, event.event_id)
 
 
-def event_key(event: Event) -> EventKey:
+def event_key(event: Record) -> EventKey:
     return (event.factory, event.line, event.event_id)
 
 
@@ -74,17 +75,17 @@ class StationSeen:
     line: str
     station: str
     last_seen: datetime
-    machine: MachineEvent | None
+    machine: MachineRecord | None
     began: datetime | None = None
     first: datetime | None = None
     whole: bool = True
 
 
-def stations_seen(events: Iterable[Event]) -> list[StationSeen]:
+def stations_seen(events: Iterable[Record]) -> list[StationSeen]:
     """Per station of the batch: the greatest ``ts`` of any event, and its latest machine event
     with when its state began (see `StationSeen`)."""
     last: dict[tuple[str, str, str], datetime] = {}
-    machines: dict[tuple[str, str, str], list[MachineEvent]] = {}
+    machines: dict[tuple[str, str, str], list[MachineRecord]] = {}
     for event in events:
         key = (event.factory, event.line, event.station)
         seen = last.get(key)
@@ -109,15 +110,11 @@ def stations_seen(events: Iterable[Event]) -> list[StationSeen]:
     return found
 
 
-def additions(events: Iterable[Event]) -> dict[MaterialKey, list[tuple[Mark, float]]]:
+def additions(events: Iterable[Record]) -> dict[MaterialKey, list[tuple[Mark, float]]]:
     """Per material: the quantities loaded or replenished in ``events``, with their marks."""
     found: dict[MaterialKey, list[tuple[Mark, float]]] = {}
     for event in events:
-        if (
-            isinstance(event, MaterialEvent)
-            and event.action in ADDING
-            and event.quantity is not None
-        ):
+        if event.kind is Kind.MATERIAL and event.action in ADDING and event.quantity is not None:
             key = (event.factory, event.line, event.material_id)
             found.setdefault(key, []).append((mark(event), event.quantity))
     return found

@@ -34,7 +34,7 @@ each batch of ``floor.events.v1``, inside its transaction (the consumer loop of
 Every step is one set-based statement or a few, whatever the number of events, stations,
 materials or orders in the batch: at most 14 statements per batch; 3 for one of production
 and machine events only (steps 2, 3 and 8), 4 with people events. Events are told apart by
-``kind``, never by ``isinstance`` (which goes through ``ABCMeta`` for a pydantic model).
+``kind`` (`schemas.records`), never by ``isinstance``.
 
 Each step keeps a row a function of the set of events applied, so neither duplicates nor the
 order of arrival change the floor state. Kanban cards (step 6) are the exception: they are a
@@ -52,12 +52,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas import (
-    Kind,
-    MaterialEvent,
-    OrderAction,
-    OrderEvent,
-)
+from schemas import Kind, OrderAction
+from schemas.records import MaterialRecord, OrderRecord
 from services.floor import cards, store
 from services.floor.fold import (
     MaterialKey,
@@ -119,7 +115,7 @@ async def apply_batch(
     return result
 
 
-async def _materials(connection: Any, events: list[MaterialEvent]) -> dict[MaterialKey, Stock]:
+async def _materials(connection: Any, events: list[MaterialRecord]) -> dict[MaterialKey, Stock]:
     """Step 5; return the stocks recomputed."""
     if not events:
         return {}
@@ -136,7 +132,7 @@ async def _materials(connection: Any, events: list[MaterialEvent]) -> dict[Mater
     return stocks
 
 
-async def _orders(connection: Any, orders: list[OrderEvent]) -> None:
+async def _orders(connection: Any, orders: list[OrderRecord]) -> None:
     """Steps 7b and 7c (7a is done by step 2's statement)."""
     if not orders:
         return

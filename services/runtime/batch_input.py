@@ -1,6 +1,7 @@
-"""What every processor does first with a batch: read its records as events, and skip those that
-are not (policy: skip, never stop), are older than the retention period, or are further ahead
-of the processor's clock than the future tolerance.
+"""What every processor does first with a batch: read its records as events (`parse_record`, one
+msgspec decode each into a typed struct), and skip those that are not (policy: skip, never
+stop), are older than the retention period, or are further ahead of the processor's clock than
+the future tolerance.
 
 A record that is not an event of the contract was written by a producer with a bug, not by a
 line (the gateway validated every event), so it is logged and skipped; an event older than the
@@ -18,7 +19,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
-from schemas import Event, InvalidMessage, parse_kafka_value
+from schemas import InvalidMessage
+from schemas.records import Record, parse_record
 from schemas.types import FUTURE_TOLERANCE_S
 from services.runtime.consumer import Handler, Records
 from services.runtime.consumer_metrics import (
@@ -50,14 +52,14 @@ class ApplyBatch(Protocol):
 
 def read_events(
     records: Records, not_before: datetime | None, not_after: datetime | None = None
-) -> tuple[list[Event], dict[str, int]]:
+) -> tuple[list[Record], dict[str, int]]:
     """The events of the batch from ``not_before`` to ``not_after`` (both included, either
     open where None); the records skipped, by reason."""
     events = []
     skipped: dict[str, int] = {}
     for record in records:
         try:
-            events.append(parse_kafka_value(record.value))
+            events.append(parse_record(record.value))
         except InvalidMessage as error:
             log.warning(
                 "skipped %s[%d]@%d: not an event of the contract (%s)",
