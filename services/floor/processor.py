@@ -6,8 +6,12 @@ each batch of ``floor.events.v1``, inside its transaction (the consumer loop of
    skip, never stop: the gateway validated it, so it is a producer bug, not a line's); so is an
    event older than the retention period (``not_before``), which retention would delete anyway
    (one warning per batch, with the count);
-2. store the events in ``floor_event``; only those not stored yet are applied: a repeated
-   ``event_id`` on a line is applied once; the same statement does step 7a for them;
+2. store the events not stored yet; only those are applied: a repeated ``event_id`` on a line
+   is applied once (the first of a batch's copies; a later batch's by the database). Machine,
+   people, material and order events get a row each in ``floor_event``; production reports do
+   not: each is merged into its station and minute's row of ``floor_production_minute``,
+   which holds a hash of every ``event_id`` counted there, in one statement for the batch that
+   tells which were new and does step 7a for them (`store.merge_production`);
 3. stations: every event raises its station's ``last_seen``; a machine event newer by
    ``(ts, event_id)`` than the station's state replaces it;
 4. operators: a people event newer than the operator's row replaces it;
@@ -24,17 +28,18 @@ each batch of ``floor.events.v1``, inside its transaction (the consumer loop of
    partial unique index makes idempotent; a card's later moves (warehouse advances) are the
    API's;
 7. work orders: (a) new production is added to every order of its line whose span
-   ``[started_at, ended_at)`` covers its ts (by step 2's statement, so the batch's production
-   is sent once; the orders are as the previous batch left them); (b) the latest start and
-   end of each order are taken where they are newer; (c) an order whose span changed is
-   recounted from ``floor_event``, which holds production that arrived before its start;
+   ``[started_at, ended_at)`` covers its ts (by step 2's merge, so the batch's production is
+   sent once and only the new reports count; the orders are as the previous batch left them);
+   (b) the latest start and end of each order are taken where they are newer; (c) an order
+   whose span changed is recounted from ``floor_production_minute``, which holds production
+   that arrived before its start;
 8. tell the board screens of the lines changed (`board_push.notify_changed`: a NOTIFY that
    PostgreSQL sends only when this transaction commits).
 
 Every step is one set-based statement or a few, whatever the number of events, stations,
-materials or orders in the batch: at most 14 statements per batch; 3 for one of production
-and machine events only (steps 2, 3 and 8), 4 with people events. Events are told apart by
-``kind`` (`schemas.records`), never by ``isinstance``.
+materials or orders in the batch: at most 15 statements per batch; 4 for one of production
+and machine events only (two in step 2, then steps 3 and 8), 5 with people events. Events are
+told apart by ``kind`` (`schemas.records`), never by ``isinstance``.
 
 Each step keeps a row a function of the set of events applied, so neither duplicates nor the
 order of arrival change the floor state. Kanban cards (step 6) are the exception: they are a
@@ -53,7 +58,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from schemas import Kind, OrderAction
-from schemas.records import MaterialRecord, OrderRecord
+from schemas.records import MaterialRecord, OrderRecord, ProductionRecord, Record
 from services.floor import cards, store
 from services.floor.fold import (
     MaterialKey,
@@ -91,8 +96,17 @@ async def apply_batch(
 ) -> BatchResult:
     """Steps 1–8 for one batch, on the batch's connection (inside its transaction)."""
     received, skipped = batch_input.read_events(records, not_before, not_after)  # 1
-    events = unique(received)
-    new = await store.store_events(connection, events=events)  # 2, 7a
+    # production is ~98 % of events and needs nothing after step 3: split it off once
+    reports: list[ProductionRecord] = []
+    events: list[Record] = []
+    for event in unique(received):
+        if event.kind is Kind.PRODUCTION:
+            reports.append(event)
+        else:
+            events.append(event)
+    others = await store.store_events(connection, events=events)  # 2
+    made = await store.merge_production(connection, reports=reports)  # 2, 7a
+    new: list[Record] = [*others, *made]
     late = 0 if late_before is None else sum(1 for e in new if e.ts < late_before)
     result = BatchResult(
         applied=len(new), duplicates=len(received) - len(new), late=late, skipped=skipped
@@ -100,8 +114,6 @@ async def apply_batch(
     if not new:
         return result
     await store.upsert_stations(connection, seen=stations_seen(new))  # 3
-    # production is ~98 % of events and needs nothing more here: pick the others out once
-    others = [e for e in new if e.kind is not Kind.PRODUCTION]
     people = [e for e in others if e.kind is Kind.PEOPLE]
     if people:  # 4
         latest = latest_per(people, lambda e: (e.factory, e.line, e.operator_id))
@@ -133,7 +145,7 @@ async def _materials(connection: Any, events: list[MaterialRecord]) -> dict[Mate
 
 
 async def _orders(connection: Any, orders: list[OrderRecord]) -> None:
-    """Steps 7b and 7c (7a is done by step 2's statement)."""
+    """Steps 7b and 7c (7a is done by step 2's merge)."""
     if not orders:
         return
     changed: set[store.OrderKey] = set()

@@ -1,6 +1,11 @@
 """The floor-state processor's data access: keyword-only functions on one connection, each one
 set-based statement used inside the batch's transaction (see `runtime.consumer`).
 
+Machine, people, material and order events are stored one row each in ``floor_event``;
+production reports, most events, one row per station and UTC minute in
+``floor_production_minute`` (migration 0014), which holds a hash of every ``event_id``
+counted there (`merge_production`).
+
 Marks ``(ts, event_id)`` are compared with ``event_id COLLATE "C"`` (code point order), the
 order `fold.mark` uses in Python, whatever the database's default collation.
 """
@@ -12,9 +17,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from schemas import Kind
-from schemas.records import OrderRecord, PeopleRecord, Record
+from schemas.records import OrderRecord, PeopleRecord, ProductionRecord, Record
 from services.floor.fold import MaterialKey, StationSeen, Stock, StockFound
 from services.runtime.database import Connection
+from services.runtime.event_hash import event_hash
 
 OrderKey = tuple[str, str, str]  # (factory, line, order_id)
 E = TypeVar("E", bound=Record)
@@ -28,7 +34,8 @@ def _columns(rows: Iterable[tuple[Any, ...]], width: int) -> list[list[Any]]:
 
 def _event_columns(events: Iterable[Record]) -> list[list[Any]]:
     """The ``floor_event`` columns of the events, one list each, built without a tuple per
-    event; dispatched on ``kind``, so that the pydantic events tests pass work as well."""
+    event; dispatched on ``kind``, so that the pydantic events tests pass work as well.
+    Production reports are not among them (`merge_production`)."""
     factory: list[str] = []
     line: list[str] = []
     event_id: list[str] = []
@@ -39,8 +46,6 @@ def _event_columns(events: Iterable[Record]) -> list[list[Any]]:
     material_id: list[str | None] = []
     quantity: list[float | None] = []
     unit: list[str | None] = []
-    good: list[int | None] = []
-    scrap: list[int | None] = []
     state: list[str | None] = []
     reason: list[str | None] = []
     for e in events:
@@ -50,12 +55,6 @@ def _event_columns(events: Iterable[Record]) -> list[list[Any]]:
         station.append(e.station)
         kind.append(e.kind.value)
         ts.append(e.ts)
-        if e.kind is Kind.PRODUCTION:
-            good.append(e.good)
-            scrap.append(e.scrap)
-        else:
-            good.append(None)
-            scrap.append(None)
         if e.kind is Kind.MACHINE:
             state.append(e.state.value)
             reason.append(e.reason)
@@ -73,30 +72,75 @@ def _event_columns(events: Iterable[Record]) -> list[list[Any]]:
             quantity.append(None)
             unit.append(None)
     return [factory, line, event_id, station, kind, ts, action, material_id, quantity, unit,
-            good, scrap, state, reason]  # fmt: skip
+            state, reason]  # fmt: skip
 
 
 _STORE_EVENTS = """
 WITH batch AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                          $6::timestamptz[], $7::text[], $8::text[], $9::float8[], $10::text[],
-                         $11::bigint[], $12::bigint[], $13::text[], $14::text[]) WITH ORDINALITY
+                         $11::text[], $12::text[]) WITH ORDINALITY
         AS b(factory, line, event_id, station, kind, ts, action, material_id, quantity, unit,
-             good, scrap, state, reason, n)
+             state, reason, n)
 ), stored AS (
     INSERT INTO floor_event (factory, line, event_id, station, kind, ts, action, material_id,
-                             quantity, unit, good, scrap, state, reason)
-    SELECT factory, line, event_id, station, kind, ts, action, material_id, quantity, unit, good,
-           scrap, state, reason
+                             quantity, unit, state, reason)
+    SELECT factory, line, event_id, station, kind, ts, action, material_id, quantity, unit,
+           state, reason
     FROM batch
     ON CONFLICT DO NOTHING
-    RETURNING factory, line, event_id, station, kind, ts, good, scrap
+    RETURNING factory, line, event_id
+)
+SELECT coalesce(array_agg(b.n), '{}') FROM batch b
+WHERE NOT EXISTS (
+    SELECT 1 FROM stored s
+    WHERE s.factory = b.factory AND s.line = b.line AND s.event_id = b.event_id)
+"""
+"""Step 2 of `processor` for the events other than production; returns the positions (from
+1) of the events stored already."""
+
+
+async def store_events(connection: Connection, *, events: Sequence[E]) -> list[E]:
+    """Store the events not stored yet, one row each in ``floor_event``; return the events
+    stored now (to be applied), in their order. Production reports go to `merge_production`
+    instead.
+
+    ``events`` must hold no repeat of a key (see `fold.unique`).
+    """
+    if not events:
+        return []
+    repeated = set(await connection.fetchval(_STORE_EVENTS, *_event_columns(events)))
+    if not repeated:
+        return list(events)
+    return [e for n, e in enumerate(events, 1) if n not in repeated]
+
+
+_MERGE_PRODUCTION = """
+WITH d AS (
+    SELECT f, l, s, ts, date_trunc('minute', ts, 'UTC') AS minute, h,
+           extract(microseconds FROM ts - date_trunc('minute', ts, 'UTC'))::integer AS at_us,
+           good, scrap, i
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[],
+                $6::bigint[], $7::bigint[]) WITH ORDINALITY AS d(f, l, s, ts, h, good, scrap, i)
+), fresh AS (
+    SELECT d.* FROM d LEFT JOIN floor_production_minute AS p
+        ON p.factory = d.f AND p.line = d.l AND p.station = d.s AND p.minute = d.minute
+    WHERE p.ids IS NULL OR d.h <> ALL (p.ids)
+), merged AS (
+    INSERT INTO floor_production_minute AS p (factory, line, station, minute, ids, at_us, good,
+                                              scrap)
+    SELECT f, l, s, minute, array_agg(h ORDER BY i), array_agg(at_us ORDER BY i),
+           array_agg(good ORDER BY i), array_agg(scrap ORDER BY i)
+    FROM fresh GROUP BY f, l, s, minute
+    ON CONFLICT (factory, line, station, minute) DO UPDATE SET
+        ids = p.ids || EXCLUDED.ids, at_us = p.at_us || EXCLUDED.at_us,
+        good = p.good || EXCLUDED.good, scrap = p.scrap || EXCLUDED.scrap
 ), per_station AS (
-    SELECT o.factory, o.line, o.order_id, m.station, sum(m.good) AS good, sum(m.scrap) AS scrap
-    FROM stored m JOIN work_order o ON o.factory = m.factory AND o.line = m.line
+    SELECT o.factory, o.line, o.order_id, m.s AS station, sum(m.good) AS good,
+           sum(m.scrap) AS scrap
+    FROM fresh m JOIN work_order o ON o.factory = m.f AND o.line = m.l
         AND o.started_at <= m.ts AND (o.ended_at IS NULL OR m.ts < o.ended_at)
-    WHERE m.kind = 'production'
-    GROUP BY o.factory, o.line, o.order_id, m.station
+    GROUP BY o.factory, o.line, o.order_id, m.s
 ), per_order AS (
     SELECT p.factory, p.line, p.order_id,
         jsonb_object_agg(p.station,
@@ -112,30 +156,44 @@ WITH batch AS (
     FROM per_order p
     WHERE w.factory = p.factory AND w.line = p.line AND w.order_id = p.order_id
 )
-SELECT coalesce(array_agg(b.n), '{}') FROM batch b
-WHERE NOT EXISTS (
-    SELECT 1 FROM stored s
-    WHERE s.factory = b.factory AND s.line = b.line AND s.event_id = b.event_id)
+SELECT i FROM fresh
 """
-"""Steps 2 and 7a of `processor` in one statement; returns the positions (from 1) of the
-events stored already. Data-modifying ``WITH`` parts run once each, whether read or not, and
-see the tables as they were before the statement, so ``added`` counts exactly the production
-rows that ``stored`` inserted, against the orders as the previous batch left them."""
+"""Steps 2 and 7a of `processor` for production reports, in one statement: ``fresh`` holds
+the reports whose hash their station and minute's row of ``floor_production_minute`` does
+not hold yet; ``merged`` appends them to that row (made where there is none), and ``added``
+adds them to every order of their line whose span covers their ts. Data-modifying ``WITH``
+parts run once each, whether read or not, and see the tables as they were before the
+statement, so ``added`` counts exactly the reports that ``merged`` stored, against the orders
+as the previous batch left them. One line's batches are applied one at a time (its
+partition's offset row is locked first: `runtime.consumer`), so no other transaction writes
+these rows meanwhile."""
 
 
-async def store_events(connection: Connection, *, events: Sequence[E]) -> list[E]:
-    """Store the events not stored yet, and add the production among them to the counts of
-    every order of its line whose span covers its ts; return the events stored now (to be
-    applied), in their order.
+async def merge_production(
+    connection: Connection, *, reports: Sequence[ProductionRecord]
+) -> list[ProductionRecord]:
+    """Count each production report into ``floor_production_minute`` unless its station and
+    minute's row holds its ``event_id`` already, and add the reports counted now to the counts
+    of every order of their line whose span covers their ts; return those reports, in their
+    order.
 
-    ``events`` must hold no repeat of a key (see `fold.unique`).
+    A report's duplicate (a redelivery, a sender's retry) has its station, ``ts`` and
+    ``event_id``, so it is found in that one row however late it comes. ``reports`` must hold
+    no repeat of a key (see `fold.unique`).
     """
-    if not events:
+    if not reports:
         return []
-    repeated = set(await connection.fetchval(_STORE_EVENTS, *_event_columns(events)))
-    if not repeated:
-        return list(events)
-    return [e for n, e in enumerate(events, 1) if n not in repeated]
+    rows = await connection.fetch(
+        _MERGE_PRODUCTION,
+        [r.factory for r in reports],
+        [r.line for r in reports],
+        [r.station for r in reports],
+        [r.ts for r in reports],
+        [event_hash(r.event_id) for r in reports],
+        [r.good for r in reports],
+        [r.scrap for r in reports],
+    )
+    return [reports[i - 1] for i in sorted(r[0] for r in rows)]
 
 
 _UPSERT_STATIONS = """
@@ -435,8 +493,11 @@ WITH counts AS (
     FROM unnest($1::text[], $2::text[], $3::text[]) AS t(factory, line, order_id)
     JOIN work_order o USING (factory, line, order_id)
     LEFT JOIN LATERAL (
-        SELECT e.station, sum(e.good) AS good, sum(e.scrap) AS scrap FROM floor_event e
-        WHERE e.factory = o.factory AND e.line = o.line AND e.kind = 'production'
+        SELECT e.station, sum(e.good) AS good, sum(e.scrap) AS scrap
+        FROM floor_production_report e
+        WHERE e.factory = o.factory AND e.line = o.line
+          AND e.minute >= date_trunc('minute', o.started_at, 'UTC')
+          AND (o.ended_at IS NULL OR e.minute < o.ended_at)
           AND e.ts >= o.started_at AND (o.ended_at IS NULL OR e.ts < o.ended_at)
         GROUP BY e.station
     ) p ON true
@@ -448,9 +509,13 @@ SET good_by_station = coalesce(c.good, '{}'::jsonb),
 FROM counts c
 WHERE w.factory = c.factory AND w.line = c.line AND w.order_id = c.order_id
 """
+"""Per order, its parts per station: the production reports in ``[started_at, ended_at)``,
+read through ``floor_production_report`` with ``minute`` bounded too, so that only the rows of
+the order's minutes are unnested."""
 
 
 async def recount_orders(connection: Connection, *, orders: Collection[OrderKey]) -> None:
-    """Recount the orders' parts per station from the production in ``floor_event``."""
+    """Recount the orders' parts per station from the production stored
+    (``floor_production_minute``), which holds production that arrived before their start."""
     if orders:
         await connection.execute(_RECOUNT, *_columns(orders, 3))

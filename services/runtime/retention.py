@@ -3,11 +3,11 @@
 What is kept for ever: the per-minute figures (``minute_bucket``) and the live floor state
 (``station_state``, ``operator_presence``, ``material_stock``, ``work_order``). What is
 deleted: the raw events the processors re-read (``station_event``, ``production_minute``,
-``floor_event``) older than the cutoff, and the silences derived from them
-(``station_silence``) that end before it, except the anchors a fold still needs: per station
-its latest machine event before the cutoff (the state it was in when the retained time begins)
-and per line its latest order event before the cutoff (the order running then). The
-processors skip events older than the cutoff, which could only be folded against deleted
+``floor_event``, ``floor_production_minute``) older than the cutoff, and the silences derived
+from them (``station_silence``) that end before it, except the anchors a fold still needs:
+per station its latest machine event before the cutoff (the state it was in when the retained
+time begins) and per line its latest order event before the cutoff (the order running then).
+The processors skip events older than the cutoff, which could only be folded against deleted
 neighbours.
 
 Several processor replicas may run this loop; a session advisory lock lets one work at a time.
@@ -64,6 +64,17 @@ WHERE p.factory = d.factory AND p.line = d.line AND p.station = d.station
   AND p.minute = d.minute
 """
 
+# The floor-state processor's production (migration 0014), by the same rule.
+_PURGE_FLOOR_PRODUCTION: Final = """
+WITH doomed AS (
+    SELECT factory, line, station, minute FROM floor_production_minute
+    WHERE minute <= $1::timestamptz - interval '1 minute' LIMIT $2
+)
+DELETE FROM floor_production_minute p USING doomed d
+WHERE p.factory = d.factory AND p.line = d.line AND p.station = d.station
+  AND p.minute = d.minute
+"""
+
 _PURGE_FLOOR_EVENTS: Final = """
 WITH doomed AS (
     SELECT factory, line, event_id FROM floor_event WHERE ts < $1 LIMIT $2
@@ -104,7 +115,8 @@ def _deleted(status: str) -> int:
 
 async def purge(pool: Pool, *, before: datetime, batch: int = BATCH) -> int:
     """Delete the raw events older than ``before`` (anchors kept); return how many rows went
-    (a row of ``production_minute`` holds a station's reports of one minute).
+    (a row of ``production_minute`` or ``floor_production_minute`` holds a station's reports
+    of one minute).
 
     Each batch is its own short transaction, so processors are never held up for long.
     """
@@ -113,6 +125,7 @@ async def purge(pool: Pool, *, before: datetime, batch: int = BATCH) -> int:
         _PURGE_STATION_EVENTS,
         _PURGE_PRODUCTION,
         _PURGE_FLOOR_EVENTS,
+        _PURGE_FLOOR_PRODUCTION,
         _PURGE_SILENCES,
     ):
         while True:

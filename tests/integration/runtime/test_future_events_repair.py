@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from schemas import Event, validate_message
+from schemas import Event, ProductionEvent, validate_message
 from services.efficiency import processor as efficiency
 from services.efficiency import store as efficiency_store
 from services.floor import processor as floor
@@ -87,6 +87,17 @@ async def test_a_station_held_in_the_future_is_repaired_from_its_remaining_event
             assert (await _stations(connection))["s1"]["since"] == YEAR_2090  # stuck
             last_minute = "SELECT max(minute) FROM minute_bucket WHERE factory = $1"
             assert await connection.fetchval(last_minute, FACTORY) >= now + timedelta(days=2)
+            # 0012 ran before 0014, when the floor's production was one row each in floor_event
+            await connection.execute("DELETE FROM floor_production_minute")
+            await connection.executemany(
+                "INSERT INTO floor_event (factory, line, event_id, station, kind, ts, good, scrap)"
+                " VALUES ($1, $2, $3, $4, 'production', $5, $6, $7)",
+                [
+                    (e.factory, e.line, e.event_id, e.station, e.ts, e.good, e.scrap)
+                    for e in held
+                    if isinstance(e, ProductionEvent)
+                ],
+            )
 
             await connection.execute("DELETE FROM schema_migrations WHERE version = 12")
             assert await migrate(connection) == [12]

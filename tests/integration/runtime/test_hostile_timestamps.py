@@ -139,6 +139,7 @@ async def _apply_bounded(connection: Any, handle: Handler, events: Sequence[Even
 
 _FLOOR_TABLES = {
     "floor_event": "line, event_id",
+    "floor_production_minute": "line, station, minute",
     "station_state": "line, station",
     "material_stock": "line, material_id",
     "work_order": "line, order_id",
