@@ -113,13 +113,7 @@ async def apply_batch(
 ) -> BatchResult:
     """Steps 1–5 for one batch, on the batch's connection (inside its transaction)."""
     events, skipped = batch_input.read_events(records, not_before, not_after)  # 1
-    reports: list[ProductionRecord] = []
-    others: list[Record] = []
-    for event in _first_of_each(events):
-        if event.kind is Kind.PRODUCTION:
-            reports.append(event)
-        else:
-            others.append(event)
+    reports, others = batch_input.split_production(events)
     stored = await store.insert_new_events(connection, events=others)  # 2
     new: list[Record] = [e for e in others if (e.factory, e.line, e.event_id) in stored]
     new += await store.merge_production(connection, reports=reports)
@@ -141,19 +135,6 @@ async def apply_batch(
         connection, windows=[(*key, *span) for key, span in windows.items()]
     )
     return result
-
-
-def _first_of_each(events: list[Record]) -> list[Record]:
-    """The first of the batch's events with each ``(factory, line, event_id)``: a repeat in the
-    batch counts once, as a repeat in a later batch does."""
-    seen: set[tuple[str, str, str]] = set()
-    first = []
-    for event in events:
-        key = (event.factory, event.line, event.event_id)
-        if key not in seen:
-            seen.add(key)
-            first.append(event)
-    return first
 
 
 def _spans(

@@ -18,7 +18,7 @@ from schemas.records import ProductionRecord, Record
 from schemas.types import EventKey, Kind, LineKey, MachineState, OrderAction, StationKey
 from services.efficiency.core import NOTHING_KNOWN, MinuteBucket
 from services.runtime.database import Connection
-from services.runtime.event_hash import event_hash as event_hash  # re-exported
+from services.runtime.production_minutes import merge_arguments, merge_statement
 
 _COLUMNS = (
     "factory",
@@ -105,32 +105,7 @@ async def insert_new_events(connection: Connection, *, events: list[Record]) -> 
     return {(r[0], r[1], r[2]) for r in rows}
 
 
-# The reports whose hash their station and minute's row does not hold yet are appended to it
-# (the row made where there is none) and returned, by their place in the arguments. One
-# line's batches are applied one at a time (its partition's offset row is locked first:
-# `runtime.consumer`), so no other transaction writes these rows meanwhile.
-_MERGE_PRODUCTION: Final = """
-WITH d AS (
-    SELECT f, l, s, date_trunc('minute', ts, 'UTC') AS minute, h,
-           extract(microseconds FROM ts - date_trunc('minute', ts, 'UTC'))::integer AS at_us,
-           good, scrap, i
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[],
-                $6::bigint[], $7::bigint[]) WITH ORDINALITY AS d(f, l, s, ts, h, good, scrap, i)
-), fresh AS (
-    SELECT d.* FROM d LEFT JOIN production_minute AS p
-        ON p.factory = d.f AND p.line = d.l AND p.station = d.s AND p.minute = d.minute
-    WHERE p.ids IS NULL OR d.h <> ALL (p.ids)
-), merged AS (
-    INSERT INTO production_minute AS p (factory, line, station, minute, ids, at_us, good, scrap)
-    SELECT f, l, s, minute, array_agg(h ORDER BY i), array_agg(at_us ORDER BY i),
-           array_agg(good ORDER BY i), array_agg(scrap ORDER BY i)
-    FROM fresh GROUP BY f, l, s, minute
-    ON CONFLICT (factory, line, station, minute) DO UPDATE SET
-        ids = p.ids || EXCLUDED.ids, at_us = p.at_us || EXCLUDED.at_us,
-        good = p.good || EXCLUDED.good, scrap = p.scrap || EXCLUDED.scrap
-)
-SELECT i FROM fresh
-"""
+_MERGE_PRODUCTION: Final = merge_statement("production_minute")
 
 
 async def merge_production(
@@ -144,16 +119,7 @@ async def merge_production(
     unique by ``(factory, line, event_id)``. One statement for all."""
     if not reports:
         return []
-    rows = await connection.fetch(
-        _MERGE_PRODUCTION,
-        [r.factory for r in reports],
-        [r.line for r in reports],
-        [r.station for r in reports],
-        [r.ts for r in reports],
-        [event_hash(r.event_id) for r in reports],
-        [r.good for r in reports],
-        [r.scrap for r in reports],
-    )
+    rows = await connection.fetch(_MERGE_PRODUCTION, *merge_arguments(reports))
     return [reports[i - 1] for i in sorted(r[0] for r in rows)]
 
 

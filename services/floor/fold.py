@@ -15,7 +15,6 @@ from typing import TypeVar
 
 from schemas import Kind, MaterialAction
 from schemas.records import MachineRecord, Record
-from schemas.types import EventKey
 
 Mark = tuple[datetime, str]
 """``(ts, event_id)``: the order of events; ties of ``ts`` broken by ``event_id``."""
@@ -33,22 +32,6 @@ ADDING = frozenset({MaterialAction.LOADED, MaterialAction.REPLENISHED})
 
 def mark(event: Record) -> Mark:
     return (event.ts, event.event_id)
-
-
-def event_key(event: Record) -> EventKey:
-    return (event.factory, event.line, event.event_id)
-
-
-def unique(events: Iterable[E]) -> list[E]:
-    """The events without repeats of an ``event_id`` on a line; the first of each is kept."""
-    seen: set[EventKey] = set()
-    kept = []
-    for event in events:
-        key = event_key(event)
-        if key not in seen:
-            seen.add(key)
-            kept.append(event)
-    return kept
 
 
 def latest_per(events: Iterable[E], key: Callable[[E], K]) -> dict[K, E]:

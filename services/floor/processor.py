@@ -58,7 +58,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from schemas import Kind, OrderAction
-from schemas.records import MaterialRecord, OrderRecord, ProductionRecord, Record
+from schemas.records import MaterialRecord, OrderRecord, Record
 from services.floor import cards, store
 from services.floor.fold import (
     MaterialKey,
@@ -67,7 +67,6 @@ from services.floor.fold import (
     latest_per,
     merge_stock,
     stations_seen,
-    unique,
 )
 from services.runtime import batch_input
 from services.runtime.board_push import notify_changed
@@ -97,13 +96,7 @@ async def apply_batch(
     """Steps 1–8 for one batch, on the batch's connection (inside its transaction)."""
     received, skipped = batch_input.read_events(records, not_before, not_after)  # 1
     # production is ~98 % of events and needs nothing after step 3: split it off once
-    reports: list[ProductionRecord] = []
-    events: list[Record] = []
-    for event in unique(received):
-        if event.kind is Kind.PRODUCTION:
-            reports.append(event)
-        else:
-            events.append(event)
+    reports, events = batch_input.split_production(received)
     others = await store.store_events(connection, events=events)  # 2
     made = await store.merge_production(connection, reports=reports)  # 2, 7a
     new: list[Record] = [*others, *made]

@@ -20,7 +20,7 @@ from schemas import Kind
 from schemas.records import OrderRecord, PeopleRecord, ProductionRecord, Record
 from services.floor.fold import MaterialKey, StationSeen, Stock, StockFound
 from services.runtime.database import Connection
-from services.runtime.event_hash import event_hash
+from services.runtime.production_minutes import merge_arguments, merge_statement
 
 OrderKey = tuple[str, str, str]  # (factory, line, order_id)
 E = TypeVar("E", bound=Record)
@@ -105,7 +105,7 @@ async def store_events(connection: Connection, *, events: Sequence[E]) -> list[E
     stored now (to be applied), in their order. Production reports go to `merge_production`
     instead.
 
-    ``events`` must hold no repeat of a key (see `fold.unique`).
+    ``events`` must hold no repeat of a key (see `batch_input.unique`).
     """
     if not events:
         return []
@@ -115,27 +115,9 @@ async def store_events(connection: Connection, *, events: Sequence[E]) -> list[E
     return [e for n, e in enumerate(events, 1) if n not in repeated]
 
 
-_MERGE_PRODUCTION = """
-WITH d AS (
-    SELECT f, l, s, ts, date_trunc('minute', ts, 'UTC') AS minute, h,
-           extract(microseconds FROM ts - date_trunc('minute', ts, 'UTC'))::integer AS at_us,
-           good, scrap, i
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[],
-                $6::bigint[], $7::bigint[]) WITH ORDINALITY AS d(f, l, s, ts, h, good, scrap, i)
-), fresh AS (
-    SELECT d.* FROM d LEFT JOIN floor_production_minute AS p
-        ON p.factory = d.f AND p.line = d.l AND p.station = d.s AND p.minute = d.minute
-    WHERE p.ids IS NULL OR d.h <> ALL (p.ids)
-), merged AS (
-    INSERT INTO floor_production_minute AS p (factory, line, station, minute, ids, at_us, good,
-                                              scrap)
-    SELECT f, l, s, minute, array_agg(h ORDER BY i), array_agg(at_us ORDER BY i),
-           array_agg(good ORDER BY i), array_agg(scrap ORDER BY i)
-    FROM fresh GROUP BY f, l, s, minute
-    ON CONFLICT (factory, line, station, minute) DO UPDATE SET
-        ids = p.ids || EXCLUDED.ids, at_us = p.at_us || EXCLUDED.at_us,
-        good = p.good || EXCLUDED.good, scrap = p.scrap || EXCLUDED.scrap
-), per_station AS (
+_MERGE_PRODUCTION = merge_statement(
+    "floor_production_minute",
+    """, per_station AS (
     SELECT o.factory, o.line, o.order_id, m.s AS station, sum(m.good) AS good,
            sum(m.scrap) AS scrap
     FROM fresh m JOIN work_order o ON o.factory = m.f AND o.line = m.l
@@ -155,18 +137,12 @@ WITH d AS (
         scrap_by_station = w.scrap_by_station || p.scrap
     FROM per_order p
     WHERE w.factory = p.factory AND w.line = p.line AND w.order_id = p.order_id
+)""",
 )
-SELECT i FROM fresh
-"""
-"""Steps 2 and 7a of `processor` for production reports, in one statement: ``fresh`` holds
-the reports whose hash their station and minute's row of ``floor_production_minute`` does
-not hold yet; ``merged`` appends them to that row (made where there is none), and ``added``
-adds them to every order of their line whose span covers their ts. Data-modifying ``WITH``
-parts run once each, whether read or not, and see the tables as they were before the
-statement, so ``added`` counts exactly the reports that ``merged`` stored, against the orders
-as the previous batch left them. One line's batches are applied one at a time (its
-partition's offset row is locked first: `runtime.consumer`), so no other transaction writes
-these rows meanwhile."""
+"""Steps 2 and 7a of `processor` for production reports, in one statement (`merge_statement`):
+``added`` adds the reports of ``fresh`` to every order of their line whose span covers their
+ts, so it counts exactly the reports that ``merged`` stored, against the orders as the
+previous batch left them."""
 
 
 async def merge_production(
@@ -179,20 +155,11 @@ async def merge_production(
 
     A report's duplicate (a redelivery, a sender's retry) has its station, ``ts`` and
     ``event_id``, so it is found in that one row however late it comes. ``reports`` must hold
-    no repeat of a key (see `fold.unique`).
+    no repeat of a key (see `batch_input.unique`).
     """
     if not reports:
         return []
-    rows = await connection.fetch(
-        _MERGE_PRODUCTION,
-        [r.factory for r in reports],
-        [r.line for r in reports],
-        [r.station for r in reports],
-        [r.ts for r in reports],
-        [event_hash(r.event_id) for r in reports],
-        [r.good for r in reports],
-        [r.scrap for r in reports],
-    )
+    rows = await connection.fetch(_MERGE_PRODUCTION, *merge_arguments(reports))
     return [reports[i - 1] for i in sorted(r[0] for r in rows)]
 
 

@@ -15,13 +15,13 @@ fold "until the next event" to it, so it is skipped as well. All are counted by 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
 from schemas import InvalidMessage
-from schemas.records import Record, parse_record
-from schemas.types import FUTURE_TOLERANCE_S
+from schemas.records import ProductionRecord, Record, parse_record
+from schemas.types import FUTURE_TOLERANCE_S, EventKey, Kind
 from services.runtime.consumer import Handler, Records
 from services.runtime.consumer_metrics import (
     FROM_THE_FUTURE,
@@ -91,6 +91,32 @@ def read_events(
             )
         events = kept
     return events, skipped
+
+
+def unique(events: Iterable[Record]) -> list[Record]:
+    """The events without repeats of an ``event_id`` on a line; the first of each is kept, as a
+    repeat in a later batch is not stored again."""
+    seen: set[EventKey] = set()
+    kept = []
+    for event in events:
+        key = (event.factory, event.line, event.event_id)
+        if key not in seen:
+            seen.add(key)
+            kept.append(event)
+    return kept
+
+
+def split_production(events: Iterable[Record]) -> tuple[list[ProductionRecord], list[Record]]:
+    """The batch's events made `unique`, its production reports (most events, which both
+    processors store one row per station and minute) apart from the others."""
+    reports: list[ProductionRecord] = []
+    others: list[Record] = []
+    for event in unique(events):
+        if event.kind is Kind.PRODUCTION:
+            reports.append(event)
+        else:
+            others.append(event)
+    return reports, others
 
 
 def retaining(

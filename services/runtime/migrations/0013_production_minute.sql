@@ -3,7 +3,7 @@
 -- four arrays of the same length, one element per report:
 --
 --   ids    the report's event_id as a fixed-width hash: the first 8 bytes of its MD5, as a
---          signed big-endian bigint (`services.efficiency.store.event_hash`, and below);
+--          signed big-endian bigint (`services.runtime.production_minutes`, and below);
 --          a report whose hash the row holds already is a duplicate and counts once;
 --   at_us  its ts, in microseconds after the row's minute (0 ≤ at_us < 60 000 000);
 --   good, scrap  its counts.

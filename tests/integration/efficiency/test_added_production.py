@@ -19,8 +19,8 @@ import pytest
 
 from schemas import Event, ProductionEvent
 from services.efficiency import processor
-from services.efficiency.store import event_hash
 from services.runtime.database import open_database
+from services.runtime.production_minutes import event_hash
 from services.stack.embedded.stack import Endpoints
 from tests.support.buckets import (
     hours_disagreeing,

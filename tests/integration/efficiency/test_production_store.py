@@ -25,8 +25,8 @@ from schemas import (
     route,
 )
 from services.efficiency import processor
-from services.efficiency.store import event_hash
 from services.runtime.database import load_migrations, migrate, open_database
+from services.runtime.production_minutes import event_hash
 from services.stack.embedded.stack import Endpoints
 from tests.support.buckets import (
     START,

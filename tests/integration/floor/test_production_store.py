@@ -20,8 +20,8 @@ import pytest
 from schemas import Event, OrderEvent, ProductionEvent, validate_message
 from services.floor import processor
 from services.runtime.database import load_migrations, migrate, open_database
-from services.runtime.event_hash import event_hash
 from services.runtime.handler import BatchResult
+from services.runtime.production_minutes import event_hash
 from services.runtime.retention import purge
 from services.stack.embedded.stack import Endpoints
 from tests.support.buckets import START, simulated_hour

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from asyncpg import Pool
 
-from services.efficiency.store import event_hash
 from services.runtime.database import open_database
+from services.runtime.production_minutes import event_hash
 from services.runtime.retention import keep_purging, purge
 from services.stack.embedded.stack import Endpoints
 from tests.support.database import fresh_database

@@ -17,8 +17,8 @@ from services.floor.fold import (
     mark,
     merge_stock,
     stations_seen,
-    unique,
 )
+from services.runtime.batch_input import unique
 
 T0 = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 
