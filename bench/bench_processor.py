@@ -13,7 +13,8 @@ whichever comes first (the processors are far slower than the bare loop: a fixed
 the run short, and the figure is the offset progress over it).
 
     python bench/bench_processor.py [--events 200000] [--seconds 15] [--lines 200]
-                                    [--batch-max 5000] [--batch-ms 200] [--profile]
+                                    [--batch-max 5000] [--batch-ms 200] [--lanes 2]
+                                    [--profile]
 
 ``--profile`` runs the efficiency processor under cProfile and prints its top costs.
 """
@@ -44,7 +45,7 @@ from common import conditions, record, say, table
 from schemas import validate_message
 from services.efficiency import processor as efficiency
 from services.floor import processor as floor
-from services.runtime.consumer import consume
+from services.runtime.consumer import LANES, consume
 from services.runtime.database import open_database
 from services.runtime.kafka_topics import EVENTS_PARTITIONS
 from services.simulator.model import SimulationConfig, simulate
@@ -131,12 +132,13 @@ async def processor(
     seconds: float,
     batch_max: int,
     batch_ms: int,
+    lanes: int,
 ) -> tuple[float, int]:
     """Run one processor until ``count`` stored or ``seconds`` after its first commit; return
     its events/s over that span and the events it applied in it."""
     group = f"bench-{uuid.uuid4().hex[:8]}"
     stop = asyncio.Event()
-    async with open_database(url, max_size=2) as pool:
+    async with open_database(url, max_size=lanes + 1) as pool:
         task = asyncio.create_task(
             consume(
                 bootstrap,
@@ -147,6 +149,7 @@ async def processor(
                 stop=stop,
                 batch_max=batch_max,
                 batch_ms=batch_ms,
+                lanes=lanes,
             )
         )
         watcher = await asyncpg.connect(url)
@@ -183,6 +186,7 @@ async def _run(args: argparse.Namespace, url: str, bootstrap: str) -> dict[str, 
         "seconds": args.seconds,
         "batch_max": args.batch_max,
         "batch_ms": args.batch_ms,
+        "lanes": args.lanes,
     }
     for name, handler in (
         ("efficiency processor", efficiency.apply_batch),
@@ -217,6 +221,9 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=200, help="simulated lines (200)")
     parser.add_argument("--batch-max", type=int, default=5_000, help="records per batch (5,000)")
     parser.add_argument("--batch-ms", type=int, default=200, help="longest batch wait (200)")
+    parser.add_argument(
+        "--lanes", type=int, default=LANES, help=f"transactions a batch is applied in ({LANES})"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the efficiency one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -230,6 +237,7 @@ def main() -> None:
                 seconds=args.seconds,
                 batch_max=args.batch_max,
                 batch_ms=args.batch_ms,
+                lanes=args.lanes,
                 partitions=EVENTS_PARTITIONS,
                 event_kinds=figures["kinds"],
             )

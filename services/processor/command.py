@@ -105,7 +105,10 @@ async def _serve(
 
     metrics = ProcessorMetrics.create(registry)
     kafka = ",".join(settings.kafka_bootstrap)
-    async with open_database(settings.database_url.get_secret_value(), max_size=5) as pool:
+    # each member's lanes, a rebalance's offsets, retention and readiness
+    connections = 2 * settings.processor_lanes + 3
+    url = settings.database_url.get_secret_value()
+    async with open_database(url, max_size=connections) as pool:
         readiness.add("database", lambda: pool.fetchval("SELECT 1"))
         readiness.pending("kafka", f"not reachable yet at {kafka}")
         if not await ensure_topics_when_reachable(kafka, stop):
@@ -124,6 +127,7 @@ async def _serve(
                 batch_max=settings.processor_batch_max,
                 batch_ms=settings.processor_batch_ms,
                 fetch_wait_ms=settings.processor_fetch_wait_ms,
+                lanes=settings.processor_lanes,
                 metrics=metrics,
                 started=members.append,
             )

@@ -2,7 +2,12 @@
 
 The protocol, per batch of records from the partitions this consumer is assigned:
 
-1. fetch a batch (at most ``batch_max`` records, waiting at most ``batch_ms``);
+1. fetch a batch (at most ``batch_max`` records, waiting at most ``batch_ms``), and deal its
+   partitions into *lanes* (`split_lanes`, `LANES` of them): steps 2–5 run for every lane at
+   once, each in a transaction of its own on its own connection, so that this process reads
+   and folds one lane's records while PostgreSQL runs another's statements. A partition is
+   in one lane; a line's events are in one partition, so lanes share no line, station or
+   offset row. Each lane commits or rolls back alone; the next fetch waits for all of them;
 2. open one PostgreSQL transaction and lock the stored offsets of the batch's partitions; if one
    is not where this consumer expects it (another member of the group took the partition over
    and moved on: this one is a zombie), roll back and seek to the stored offsets;
@@ -72,7 +77,7 @@ from asyncpg import Pool
 from services.runtime.consumer_metrics import GroupMetrics, ProcessorMetrics
 from services.runtime.handler import BatchResult, Handler, Records
 from services.runtime.outage import Outage
-from services.runtime.poison import PoisonStore, isolate, log_poison
+from services.runtime.poison import Isolated, PoisonStore, isolate, log_poison
 
 log = logging.getLogger(f"floorstream.{__name__}")
 
@@ -128,6 +133,34 @@ class Position:
 
     next_offset: int
     mark: bytes | None
+
+
+LANES = 2
+"""Transactions a batch is applied in at once, each on its own partitions (`split_lanes`)."""
+
+
+def split_lanes(
+    batch: dict[TopicPartition, list[Any]], lanes: int
+) -> list[dict[TopicPartition, list[Any]]]:
+    """``batch``'s partitions dealt into at most ``lanes`` parts of about as many records:
+    the largest partition first, each to the part with the fewest records so far. A partition
+    is never split: its records are applied in order, in one transaction."""
+    parts: list[dict[TopicPartition, list[Any]]] = [{} for _ in range(max(1, lanes))]
+    sizes = [0] * len(parts)
+    for tp, records in sorted(batch.items(), key=lambda item: -len(item[1])):
+        least = sizes.index(min(sizes))
+        parts[least][tp] = records
+        sizes[least] += len(records)
+    return [part for part in parts if part]
+
+
+@dataclass(frozen=True, slots=True)
+class _Committed:
+    """A lane's transaction committed: its partitions' new positions, and what it did."""
+
+    positions: dict[TopicPartition, Position]
+    isolated: Isolated
+    seconds: float
 
 
 class Fenced(Exception):
@@ -222,6 +255,7 @@ class TransactionalConsumer:
         *,
         batch_max: int,
         batch_ms: int,
+        lanes: int = LANES,
         metrics: GroupMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -234,6 +268,7 @@ class TransactionalConsumer:
         self._handler = handler
         self._batch_max = batch_max
         self._batch_ms = batch_ms
+        self._lanes = lanes
         # per assigned partition: the offset stored in PostgreSQL, as this member last knew it
         self._stored: dict[TopicPartition, int] = {}
         # per assigned partition: the next offset to apply, and the mark of the record before
@@ -391,42 +426,73 @@ class TransactionalConsumer:
                 self._metrics.lag(tp.topic, tp.partition, end - at.next_offset)
 
     async def _apply(self, batch: dict[TopicPartition, list[Any]], stop: asyncio.Event) -> None:
+        """Steps 2–5 for a fetched batch: its partitions split into `lanes` (`split_lanes`),
+        each lane in a transaction of its own on a connection of its own, all at once. While
+        PostgreSQL runs one lane's statements, this process reads and folds another's: the
+        lanes' partitions are disjoint, so are their lines, stations and offset rows. Each lane
+        commits or rolls back alone; the next fetch waits for every lane."""
+        parts = split_lanes(batch, self._lanes)
+        outcomes = await asyncio.gather(
+            *(self._transact(part) for part in parts), return_exceptions=True
+        )
+        runs, fenced, away = [], [], {}
+        failure: BaseException | None = None
+        for part, outcome in zip(parts, outcomes, strict=True):
+            if isinstance(outcome, _Committed):
+                self._done(outcome)
+                runs.append(outcome.isolated.run)
+            elif isinstance(outcome, Fenced):
+                fenced.append(outcome)
+            elif isinstance(outcome, Exception) and retryable(outcome):
+                away[outcome] = part
+            else:
+                failure = failure or outcome  # step 3c, or a bug outside the handler
+        if runs:
+            # a bug fails every record of every lane; one lane applying them resets the run
+            self._poison_run = min(runs)
+        if failure is not None:
+            raise failure
+        if fenced:
+            log.warning("batch not applied: %s; another member owns it now", fenced[0])
+            await self.resume(list(self._stored))
+        elif away:
+            error = next(iter(away))
+            await self._database_away(
+                error, {tp: rs for part in away.values() for tp, rs in part.items()}, stop
+            )
+        else:
+            self._database.recovered()
+
+    async def _transact(self, batch: dict[TopicPartition, list[Any]]) -> _Committed:
+        """Steps 2–5 for one lane's part of a batch; `Fenced`, or the database's error."""
         expected = {tp: self._stored[tp] for tp in batch}
         positions = {
             tp: Position(records[-1].offset + 1, mark(records[-1])) for tp, records in batch.items()
         }
         records = [record for records in batch.values() for record in records]
         started = self._clock()
-        try:
-            async with self._pool.acquire() as connection, connection.transaction():
-                await self._offsets.check_and_lock(connection, expected)  # step 2
-                isolated = await isolate(  # step 3
-                    records,
-                    partial(self._apply_part, connection),
-                    retryable=retryable,
-                    run=self._poison_run,
-                )
-                await self._poison.save(connection, isolated.poison)  # step 3b
-                await self._offsets.save(connection, positions)  # step 4
-        except Fenced as fenced:
-            log.warning("batch not applied: %s; another member owns it now", fenced)
-            await self.resume(list(self._stored))
-            return
-        except Exception as error:
-            if not retryable(error):
-                raise  # step 3c, or a bug outside the handler
-            await self._database_away(error, batch, stop)
-            return
-        for tp, at in positions.items():  # step 5 done: committed
+        async with self._pool.acquire() as connection, connection.transaction():
+            await self._offsets.check_and_lock(connection, expected)  # step 2
+            isolated = await isolate(  # step 3
+                records,
+                partial(self._apply_part, connection),
+                retryable=retryable,
+                run=self._poison_run,
+            )
+            await self._poison.save(connection, isolated.poison)  # step 3b
+            await self._offsets.save(connection, positions)  # step 4
+        return _Committed(positions, isolated, self._clock() - started)
+
+    def _done(self, committed: _Committed) -> None:
+        """Step 5 done for a lane: its positions are the stored ones now."""
+        for tp, at in committed.positions.items():
             self._stored[tp] = at.next_offset
             self._next[tp] = at
             self._unmirrored[tp] = at.next_offset
         self._committed.set()
-        self._poison_run = isolated.run
-        log_poison(self._offsets.group, isolated.poison)
-        self._database.recovered()
+        log_poison(self._offsets.group, committed.isolated.poison)
         if self._metrics is not None:
-            self._metrics.batch_done(isolated.result, self._clock() - started)
+            self._metrics.batch_done(committed.isolated.result, committed.seconds)
 
     async def _apply_part(self, connection: Any, records: Records) -> BatchResult | None:
         """The handler on ``records`` in a savepoint: rolled back to it where the handler raises."""
@@ -511,6 +577,7 @@ async def consume(
     batch_max: int,
     batch_ms: int,
     fetch_wait_ms: int = 500,
+    lanes: int = LANES,
     metrics: ProcessorMetrics | None = None,
     started: Callable[[TransactionalConsumer], None] | None = None,
 ) -> None:
@@ -518,7 +585,9 @@ async def consume(
 
     ``metrics``, where given, get this group's series; ``started`` is called with the member
     once it is connected (the processor's readiness asks it whether Kafka answers).
-    ``fetch_wait_ms`` is the consumer's ``fetch_max_wait_ms`` (aiokafka's default: 500).
+    ``fetch_wait_ms`` is the consumer's ``fetch_max_wait_ms`` (aiokafka's default: 500);
+    ``lanes`` the transactions a batch is applied in at once (`split_lanes`): ``pool`` needs
+    as many connections, and one more for a rebalance's offsets.
     """
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -536,6 +605,7 @@ async def consume(
         handler,
         batch_max=batch_max,
         batch_ms=batch_ms,
+        lanes=lanes,
         metrics=metrics.group(group) if metrics is not None else None,
     )
     await consumer.start()

@@ -187,6 +187,14 @@ class ProcessorSettings(CommonSettings):
     )
     processor_batch_max: int = Field(default=5_000, ge=1, le=1_000_000)
     processor_batch_ms: int = Field(default=200, ge=1, le=60_000)
+    processor_lanes: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Transactions each processor applies a batch in at once, each on its own "
+        "partitions and database connection: while PostgreSQL runs one lane's statements, the "
+        "processor folds another's. 1 applies a batch in one transaction.",
+    )
     processor_fetch_wait_ms: int = Field(
         default=50,
         ge=1,

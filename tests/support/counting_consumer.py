@@ -38,7 +38,7 @@ async def main(bootstrap: str, database: str, group: str, topic: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with open_database(database, max_size=2) as pool:
+    async with open_database(database, max_size=3) as pool:
         await pool.execute(SCHEMA)
         print("consuming", flush=True)  # noqa: T201
         await consume(

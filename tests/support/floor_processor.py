@@ -26,7 +26,7 @@ async def main(bootstrap: str, database: str, group: str, topic: str, now: str) 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     clock = datetime.fromisoformat(now)
-    async with open_database(database, max_size=2) as pool:
+    async with open_database(database, max_size=3) as pool:
         print("consuming", flush=True)  # noqa: T201
         await consume(
             bootstrap,
