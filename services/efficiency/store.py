@@ -18,7 +18,12 @@ from schemas.records import ProductionRecord, Record
 from schemas.types import EventKey, Kind, LineKey, MachineState, OrderAction, StationKey
 from services.efficiency.core import NOTHING_KNOWN, MinuteBucket
 from services.runtime.database import Connection
-from services.runtime.production_minutes import merge_arguments, merge_statement
+from services.runtime.production_minutes import (
+    merge_arguments,
+    merge_statement,
+    production_after_sql,
+    production_before_sql,
+)
 
 _COLUMNS = (
     "factory",
@@ -178,12 +183,12 @@ WITH w AS (
             CROSS JOIN LATERAL (SELECT max(e.ts) AS ts FROM station_event e
                 WHERE e.factory = w.f AND e.line = w.l AND e.station = w.s
                 AND e.kind = k.kind AND e.ts < w.first) AS p),
-            production_before(w.f, w.l, w.s, w.first)), w.first), $7) AS lo,
+            {production_before_sql('w.f', 'w.l', 'w.s', 'w.first')}), w.first), $7) AS lo,
         coalesce(least((SELECT min(n.ts) FROM unnest({EVENT_KINDS}) AS k(kind)
             CROSS JOIN LATERAL (SELECT min(e.ts) AS ts FROM station_event e
                 WHERE e.factory = w.f AND e.line = w.l AND e.station = w.s
                 AND e.kind = k.kind AND e.ts > w.last) AS n),
-            production_after(w.f, w.l, w.s, w.last)), w.last) AS hi
+            {production_after_sql('w.f', 'w.l', 'w.s', 'w.last')}), w.last) AS hi
     FROM w
 ), r AS (
     SELECT b.i, b.stale_ms, date_trunc('milliseconds', e.ts) AS ts
